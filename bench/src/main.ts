@@ -1,0 +1,32 @@
+// Entry point of `npm run bench`: runs every benchmark, or those named on the command line.
+//   npm run bench                              all
+//   npm run bench -- resilience --rounds 5     one, with options
+import { parseArgs } from 'node:util';
+import { benchResilience } from './resilience/run.js';
+
+const { values, positionals } = parseArgs({
+  allowPositionals: true,
+  options: {
+    rounds: { type: 'string', default: '5' },
+    calls: { type: 'string', default: '1000000' },
+  },
+});
+
+const rounds = Number(values.rounds);
+const calls = Number(values.calls);
+if (!Number.isInteger(rounds) || rounds < 1)
+  throw new RangeError(`--rounds must be an integer >= 1, got ${values.rounds}`);
+if (!Number.isInteger(calls) || calls < 1000)
+  throw new RangeError(`--calls must be an integer >= 1000, got ${values.calls}`);
+
+const benches: Record<string, () => void | Promise<void>> = {
+  resilience: () => benchResilience({ rounds, calls }),
+};
+
+const selected = positionals.length > 0 ? positionals : Object.keys(benches);
+for (const name of selected) {
+  const bench = benches[name];
+  if (bench === undefined)
+    throw new RangeError(`unknown benchmark "${name}"; known: ${Object.keys(benches).join(', ')}`);
+  await bench();
+}

@@ -1,0 +1,81 @@
+import { flotillaCode } from '@flotilla/resilience';
+import { type ErrorBody, errorBody, isServiceError } from './errors.js';
+
+/** How an error leaves a service: status, body and an optional Retry-After in seconds. */
+export interface MappedError {
+  readonly status: number;
+  readonly body: ErrorBody;
+  readonly retryAfterSeconds?: number;
+  /** True for errors that are the service's own fault and must be logged with their stack. */
+  readonly internal: boolean;
+}
+
+/** Resilience and client errors a handler let through, by code: status and whether it is retryable. */
+const POLICY_ERRORS: Record<string, { status: number; message: string }> = {
+  BROKEN_CIRCUIT: { status: 503, message: 'a dependency is unavailable (circuit open)' },
+  ISOLATED_CIRCUIT: { status: 503, message: 'a dependency is isolated by an operator' },
+  BULKHEAD_REJECTED: { status: 503, message: 'too many concurrent calls to a dependency' },
+  RATE_LIMITED: { status: 429, message: 'rate limit exceeded' },
+  TIMEOUT: { status: 504, message: 'a dependency did not answer in time' },
+  DEADLINE_EXCEEDED: { status: 504, message: "the caller's deadline passed" },
+  UPSTREAM_UNAVAILABLE: { status: 503, message: 'a dependency is unreachable' },
+  RETRIES_EXHAUSTED: { status: 503, message: 'a dependency kept failing' },
+};
+
+/**
+ * Maps anything a handler threw to the response a client sees. `ServiceError`s answer as
+ * declared; resilience errors become 503/504/429 with their code; upstream errors that the
+ * handler did not handle become 502; everything else is a 500 with a generic message (the
+ * detail goes to the log, never to the client).
+ */
+export function mapError(err: unknown, requestId: string): MappedError {
+  if (isServiceError(err)) {
+    return {
+      status: err.status,
+      body: err.toBody(),
+      ...(err.retryAfterSeconds === undefined ? {} : { retryAfterSeconds: err.retryAfterSeconds }),
+      internal: err.status >= 500,
+    };
+  }
+  const code = flotillaCode(err);
+  if (code !== undefined) {
+    if (code === 'RETRIES_EXHAUSTED') {
+      const cause = (err as { cause?: unknown }).cause;
+      if (cause !== undefined && flotillaCode(cause) !== undefined) return mapError(cause, requestId);
+    }
+    const known = POLICY_ERRORS[code];
+    const retryAfterMs = (err as { retryAfterMs?: unknown }).retryAfterMs;
+    const retryAfterSeconds =
+      typeof retryAfterMs === 'number' && retryAfterMs > 0
+        ? Math.max(1, Math.ceil(retryAfterMs / 1000))
+        : undefined;
+    if (known !== undefined) {
+      return {
+        status: known.status,
+        body: errorBody(code, known.message, true),
+        ...(retryAfterSeconds === undefined ? { retryAfterSeconds: 1 } : { retryAfterSeconds }),
+        internal: false,
+      };
+    }
+    if (
+      typeof (err as { service?: unknown }).service === 'string' &&
+      typeof (err as { status?: unknown }).status === 'number'
+    ) {
+      const upstream = err as { service: string; status: number };
+      return {
+        status: 502,
+        body: errorBody(
+          'BAD_GATEWAY',
+          `dependency "${upstream.service}" answered ${upstream.status}`,
+          upstream.status >= 500,
+        ),
+        internal: false,
+      };
+    }
+  }
+  return {
+    status: 500,
+    body: errorBody('INTERNAL', `internal error (request ${requestId})`, true),
+    internal: true,
+  };
+}
