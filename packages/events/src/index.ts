@@ -1,15 +1,3 @@
-export {
-  IncompatibleTransportError,
-  isIncompatibleTransportError,
-  isTransportClosedError,
-  isTransportUnavailableError,
-  TransportClosedError,
-  TransportUnavailableError,
-} from './transports/errors.js';
-export { type EmbeddedTransportOptions, embeddedTransport } from './transports/embedded/embedded-transport.js';
-export { type MemoryTransportOptions, memoryTransport } from './transports/memory.js';
-export { type NatsTransportOptions, natsTransport } from './transports/nats.js';
-export { fnv1a32, partitionOf } from './transports/partitioning.js';
 export type {
   Delivery,
   DeliveryHandler,
@@ -19,3 +7,18 @@ export type {
   Transport,
   TransportMessage,
 } from './transport.js';
+export {
+  type EmbeddedTransportOptions,
+  embeddedTransport,
+} from './transports/embedded/embedded-transport.js';
+export {
+  IncompatibleTransportError,
+  isIncompatibleTransportError,
+  isTransportClosedError,
+  isTransportUnavailableError,
+  TransportClosedError,
+  TransportUnavailableError,
+} from './transports/errors.js';
+export { type MemoryTransportOptions, memoryTransport } from './transports/memory.js';
+export { type NatsTransportOptions, natsTransport } from './transports/nats.js';
+export { fnv1a32, partitionOf } from './transports/partitioning.js';
