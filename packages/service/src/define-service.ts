@@ -2,7 +2,7 @@ import type { Clock } from '@flotilla/resilience';
 import type { InjectOptions, Response as InjectResponse } from 'light-my-request';
 import type { Logger } from 'pino';
 import type { z } from 'zod';
-import type { UpstreamPolicies, UpstreamPolicyOverrides } from './client.js';
+import type { UpstreamPolicyOverrides } from './client.js';
 import type { Clients } from './client-types.js';
 import type { EnvSchema } from './config.js';
 import type { Discovery } from './discovery.js';
@@ -79,7 +79,7 @@ export interface StartOptions {
   /** Discovery to use instead of the environment's (topology file, `FLOTILLA_<SERVICE>_URL`). */
   discovery?: Discovery;
   /** Policy defaults for every upstream. */
-  upstreamDefaults?: Partial<UpstreamPolicies>;
+  upstreamDefaults?: UpstreamPolicyOverrides;
   /** Check responses against route `response` schemas. Env: `FLOTILLA_VALIDATE_RESPONSES`. @default true unless NODE_ENV=production */
   validateResponses?: boolean;
   /** Time between readiness turning 503 and the server closing, in ms. Env: `FLOTILLA_SHUTDOWN_DELAY_MS`. @default 0 */
