@@ -3,17 +3,21 @@
 //   npm run bench -- resilience --rounds 5     one, with options
 import { parseArgs } from 'node:util';
 import { benchResilience } from './resilience/run.js';
+import { benchService } from './service/run.js';
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
   options: {
     rounds: { type: 'string', default: '5' },
     calls: { type: 'string', default: '1000000' },
+    seconds: { type: 'string', default: '10' },
   },
 });
 
 const rounds = Number(values.rounds);
 const calls = Number(values.calls);
+const seconds = Number(values.seconds);
+if (!(seconds >= 1)) throw new RangeError(`--seconds must be >= 1, got ${values.seconds}`);
 if (!Number.isInteger(rounds) || rounds < 1)
   throw new RangeError(`--rounds must be an integer >= 1, got ${values.rounds}`);
 if (!Number.isInteger(calls) || calls < 1000)
@@ -21,6 +25,7 @@ if (!Number.isInteger(calls) || calls < 1000)
 
 const benches: Record<string, () => void | Promise<void>> = {
   resilience: () => benchResilience({ rounds, calls }),
+  service: () => benchService({ rounds: Math.min(rounds, 3), seconds }),
 };
 
 const selected = positionals.length > 0 ? positionals : Object.keys(benches);

@@ -1,12 +1,8 @@
 import { execFileSync } from 'node:child_process';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { childArgs } from '../lib/child.js';
 import { fmtInt, fmtRatio, median } from '../lib/stats.js';
 import { publish } from '../lib/table.js';
 import { variants } from './variants.js';
-
-const here = dirname(fileURLToPath(import.meta.url));
-const worker = join(here, 'worker.ts');
 
 /** Options of the resilience benchmark. */
 export interface ResilienceBenchOptions {
@@ -17,9 +13,14 @@ export interface ResilienceBenchOptions {
 }
 
 function measure(name: string, calls: number, concurrency: number, heap: boolean): Record<string, number> {
-  const args = ['--conditions=source', '--import', 'tsx'];
-  if (heap) args.push('--expose-gc');
-  args.push(worker, name, String(calls), String(concurrency), heap ? 'heap' : 'speed');
+  const args = heap ? ['--expose-gc'] : [];
+  args.push(
+    ...childArgs(import.meta.url, 'worker'),
+    name,
+    String(calls),
+    String(concurrency),
+    heap ? 'heap' : 'speed',
+  );
   const out = execFileSync(process.execPath, args, { encoding: 'utf8' });
   return JSON.parse(out.trim().split('\n').pop() ?? '{}') as Record<string, number>;
 }

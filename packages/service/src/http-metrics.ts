@@ -1,13 +1,14 @@
 import type { PolicySnapshot } from '@flotilla/resilience';
-import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import { Counter, collectDefaultMetrics, Gauge, Registry } from 'prom-client';
 import type { UpstreamSnapshot } from './client-types.js';
+import { RouteMetrics, type RouteRecorder } from './route-metrics.js';
 
 /** Prometheus metrics of one service. */
 export interface ServiceMetrics {
   /** The registry served at `/metrics`; add your own metrics to it. */
   readonly registry: Registry;
-  /** Records one finished request. */
-  observe(method: string, route: string, status: number, seconds: number): void;
+  /** The request recorder of one route (resolve it once, use it per request). */
+  route(method: string, route: string): RouteRecorder;
 }
 
 const BREAKER_STATE: Record<string, number> = { closed: 0, open: 1, 'half-open': 2, isolated: 3 };
@@ -25,19 +26,7 @@ export function createServiceMetrics(
   registry.setDefaultLabels({ service });
   collectDefaultMetrics({ register: registry });
 
-  const duration = new Histogram({
-    name: 'http_server_request_duration_seconds',
-    help: 'Duration of HTTP requests served, by route and status.',
-    labelNames: ['method', 'route', 'status_code'],
-    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
-    registers: [registry],
-  });
-  const requests = new Counter({
-    name: 'http_server_requests_total',
-    help: 'HTTP requests served, by route and status.',
-    labelNames: ['method', 'route', 'status_code'],
-    registers: [registry],
-  });
+  const requests = new RouteMetrics(registry);
 
   new Gauge({
     name: 'flotilla_circuit_state',
@@ -85,14 +74,7 @@ export function createServiceMetrics(
     },
   });
 
-  return {
-    registry,
-    observe(method, route, status, seconds) {
-      const labels = { method, route, status_code: String(status) };
-      duration.observe(labels, seconds);
-      requests.inc(labels);
-    },
-  };
+  return { registry, route: (method, route) => requests.route(method, route) };
 }
 
 function findPolicy(snapshot: PolicySnapshot, kind: string): PolicySnapshot | undefined {

@@ -46,14 +46,20 @@ export interface RequestInput<P, Q, B> {
   readonly headers: IncomingHttpHeaders;
 }
 
-const REPLY: unique symbol = Symbol('flotilla.reply');
-
 /** A response with an explicit status and headers, made with {@link reply}. */
 export interface Reply<R> {
-  readonly [REPLY]: true;
   readonly status: number;
   readonly body: R;
   readonly headers: Readonly<Record<string, string>> | undefined;
+}
+
+/** The one implementation of {@link Reply}, so recognising a reply is an `instanceof` check. */
+class ReplyValue<R> implements Reply<R> {
+  constructor(
+    readonly status: number,
+    readonly body: R,
+    readonly headers: Readonly<Record<string, string>> | undefined,
+  ) {}
 }
 
 /** Answers with a given status (and headers) instead of the route's default status. */
@@ -62,12 +68,12 @@ export function reply<R>(status: number, body: R, headers?: Record<string, strin
     throw new RangeError(
       `reply status must be an integer in 200..399 (throw a ServiceError for errors), got ${status}`,
     );
-  return { [REPLY]: true, status, body, headers };
+  return new ReplyValue(status, body, headers);
 }
 
 /** True when a handler's result is a {@link Reply}. */
 export function isReply(value: unknown): value is Reply<unknown> {
-  return typeof value === 'object' && value !== null && (value as { [REPLY]?: unknown })[REPLY] === true;
+  return value instanceof ReplyValue;
 }
 
 /** Any zod schema. */

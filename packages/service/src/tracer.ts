@@ -83,60 +83,91 @@ export function createTracer(options: TracerOptions): Tracer {
   const capacity = options.capacity ?? 5000;
   if (!Number.isInteger(capacity) || capacity < 1)
     throw new RangeError(`tracer.capacity must be an integer >= 1, got ${capacity}`);
-  const ring: (SpanRecord | undefined)[] = new Array(capacity);
-  let next = 0;
-  let listeners: ((span: SpanRecord) => void)[] = [];
+  return new RingTracer(options.service, capacity);
+}
 
-  const record = (span: SpanRecord): void => {
-    ring[next] = span;
-    next = (next + 1) % capacity;
-    for (const l of listeners) l(span);
-  };
+/** Epoch milliseconds from the monotonic clock: one clock read instead of `Date.now()` plus `performance.now()`. */
+const epochNow = (): number => performance.timeOrigin + performance.now();
 
-  return {
-    startSpan(name, { kind, parent, attributes }) {
-      const context = childContext(parent);
-      const startTimeMs = Date.now();
-      const start = performance.now();
-      const attrs: Record<string, string | number | boolean> = attributes ?? {};
-      let ended = false;
-      return {
-        context,
-        setAttribute(key, value) {
-          attrs[key] = value;
-        },
-        end(status = 'ok') {
-          if (ended) return;
-          ended = true;
-          record({
-            traceId: context.traceId,
-            spanId: context.spanId,
-            ...(context.parentSpanId === undefined ? {} : { parentSpanId: context.parentSpanId }),
-            name,
-            kind,
-            service: options.service,
-            startTimeMs,
-            durationMs: performance.now() - start,
-            status,
-            attributes: attrs,
-          });
-        },
-      };
+class RingTracer implements Tracer {
+  private readonly ring: (SpanRecord | undefined)[];
+  private next = 0;
+  private listeners: ((span: SpanRecord) => void)[] = [];
+
+  constructor(
+    readonly service: string,
+    private readonly capacity: number,
+  ) {
+    this.ring = new Array(capacity);
+  }
+
+  startSpan(
+    name: string,
+    options: {
+      kind: SpanKind;
+      parent?: TraceContext | undefined;
+      attributes?: Record<string, string | number | boolean>;
     },
-    spans({ traceId, sinceMs, limit = 1000 } = {}) {
-      const out: SpanRecord[] = [];
-      for (let i = 0; i < capacity; i++) {
-        const span = ring[(next + i) % capacity];
-        if (span === undefined) continue;
-        if (traceId !== undefined && span.traceId !== traceId) continue;
-        if (sinceMs !== undefined && span.startTimeMs < sinceMs) continue;
-        out.push(span);
-      }
-      return out.length > limit ? out.slice(out.length - limit) : out;
-    },
-    onSpan(listener) {
-      listeners = [...listeners, listener];
-      return { dispose: () => (listeners = listeners.filter((l) => l !== listener)) };
-    },
-  };
+  ): ActiveSpan {
+    return new Span(this, name, options.kind, childContext(options.parent), options.attributes ?? {});
+  }
+
+  record(span: SpanRecord): void {
+    this.ring[this.next] = span;
+    this.next = (this.next + 1) % this.capacity;
+    for (const l of this.listeners) l(span);
+  }
+
+  spans({ traceId, sinceMs, limit = 1000 }: SpanQuery = {}): SpanRecord[] {
+    const out: SpanRecord[] = [];
+    for (let i = 0; i < this.capacity; i++) {
+      const span = this.ring[(this.next + i) % this.capacity];
+      if (span === undefined) continue;
+      if (traceId !== undefined && span.traceId !== traceId) continue;
+      if (sinceMs !== undefined && span.startTimeMs < sinceMs) continue;
+      out.push(span);
+    }
+    return out.length > limit ? out.slice(out.length - limit) : out;
+  }
+
+  onSpan(listener: (span: SpanRecord) => void): Disposable {
+    this.listeners = [...this.listeners, listener];
+    return { dispose: () => (this.listeners = this.listeners.filter((l) => l !== listener)) };
+  }
+}
+
+/** A span being recorded; becomes a {@link SpanRecord} when it ends. */
+class Span implements ActiveSpan {
+  private readonly start = epochNow();
+  private ended = false;
+
+  constructor(
+    private readonly tracer: RingTracer,
+    private readonly name: string,
+    private readonly kind: SpanKind,
+    readonly context: TraceContext,
+    private readonly attributes: Record<string, string | number | boolean>,
+  ) {}
+
+  setAttribute(key: string, value: string | number | boolean): void {
+    this.attributes[key] = value;
+  }
+
+  end(status: 'ok' | 'error' = 'ok'): void {
+    if (this.ended) return;
+    this.ended = true;
+    const c = this.context;
+    this.tracer.record({
+      traceId: c.traceId,
+      spanId: c.spanId,
+      ...(c.parentSpanId === undefined ? {} : { parentSpanId: c.parentSpanId }),
+      name: this.name,
+      kind: this.kind,
+      service: this.tracer.service,
+      startTimeMs: this.start,
+      durationMs: epochNow() - this.start,
+      status,
+      attributes: this.attributes,
+    });
+  }
 }
