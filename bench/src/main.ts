@@ -2,6 +2,7 @@
 //   npm run bench                              all
 //   npm run bench -- resilience --rounds 5     one, with options
 import { parseArgs } from 'node:util';
+import { benchEvents } from './events/run.js';
 import { benchResilience } from './resilience/run.js';
 import { benchService } from './service/run.js';
 
@@ -11,6 +12,8 @@ const { values, positionals } = parseArgs({
     rounds: { type: 'string', default: '5' },
     calls: { type: 'string', default: '1000000' },
     seconds: { type: 'string', default: '10' },
+    events: { type: 'string', default: '10000' },
+    'latency-seconds': { type: 'string', default: '4' },
   },
 });
 
@@ -26,6 +29,8 @@ if (!Number.isInteger(calls) || calls < 1000)
 const benches: Record<string, () => void | Promise<void>> = {
   resilience: () => benchResilience({ rounds, calls }),
   service: () => benchService({ rounds: Math.min(rounds, 3), seconds }),
+  events: () =>
+    benchEvents({ rounds: Math.min(rounds, 3), events: Number(values.events), latencySeconds: Number(values['latency-seconds']) }),
 };
 
 const selected = positionals.length > 0 ? positionals : Object.keys(benches);
