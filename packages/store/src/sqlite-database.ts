@@ -95,7 +95,34 @@ export function openSqlite(path: string, settings: Required<SqliteOptions>): Ope
     database.close();
     throw new Error(`cannot configure SQLite database ${path}: ${(err as Error).message}`, { cause: err });
   }
-  return { database, dialect: new ImmediateSqliteDialect({ database }) };
+  return { database, dialect: new ImmediateSqliteDialect({ database: withStatementCache(database) }) };
+}
+
+/**
+ * Most statements of a service are the same few SQL strings run again and again; preparing
+ * one costs more than running it. Kysely prepares every query it runs, so the store hands it a
+ * view of the database whose `prepare` returns a cached statement per SQL text (bounded, oldest
+ * evicted). Safe because a store's SQLite connection runs one statement at a time.
+ */
+function withStatementCache(database: BetterSqliteDatabase, capacity = 500): BetterSqliteDatabase {
+  const cache = new Map<string, ReturnType<BetterSqliteDatabase['prepare']>>();
+  return new Proxy(database, {
+    get(target, property, receiver) {
+      if (property !== 'prepare') return Reflect.get(target, property, receiver);
+      return (sql: string) => {
+        let statement = cache.get(sql);
+        if (statement === undefined) {
+          statement = target.prepare(sql);
+          if (cache.size >= capacity) {
+            const oldest = cache.keys().next();
+            if (oldest.done !== true) cache.delete(oldest.value);
+          }
+          cache.set(sql, statement);
+        }
+        return statement;
+      };
+    },
+  });
 }
 
 /**
