@@ -1,1 +1,66 @@
-export {};
+export { type ControlClient, connectControl, type ServicesResponse } from './control-client.js';
+export {
+  ControlApiError,
+  ControlCommandError,
+  type ControlCommandRejection,
+  DataDirError,
+  isControlApiError,
+  isControlCommandError,
+  isDataDirError,
+  isSystemDefinitionError,
+  isSystemNotRunningError,
+  isSystemRunningError,
+  isSystemStartError,
+  type StartFailureReason,
+  SystemDefinitionError,
+  SystemNotRunningError,
+  type SystemProblem,
+  SystemRunningError,
+  SystemStartError,
+} from './errors.js';
+export type { LoadContext, LoadScenario } from './load-scenario.js';
+export { DEFAULT_SYSTEM_FILES, findSystemFile, loadSystem } from './load-system.js';
+export { renderPinoLine } from './pino-line.js';
+export { resetData } from './reset-data.js';
+export {
+  type ProcessExit,
+  type RestartDecision,
+  type RestartPolicy,
+  restartPolicy,
+} from './restart-policy.js';
+export { type LoadProgress, type LoadSummary, type RunLoadOptions, runLoad } from './run-load.js';
+export { type RunningSystem, type StartSystemOptions, startSystem } from './start-system.js';
+export type { InstanceState, InstanceStatus, SupervisorEvent } from './supervisor-events.js';
+export {
+  SERVICE_ACTIONS,
+  type ServiceAction,
+  type SystemControl,
+  type TargetOptions,
+} from './system-control.js';
+export type {
+  BannerFunction,
+  BannerInfo,
+  EnvTemplate,
+  InstanceDefinition,
+  ProfileDefinition,
+  RestartSettings,
+  ServiceDefinition,
+  ServiceOverride,
+  SystemDefinition,
+} from './system-definition.js';
+export {
+  type InstanceHealth,
+  type SystemStatus,
+  type SystemStatusOptions,
+  systemStatus,
+} from './system-status.js';
+export { topologyOf } from './topology-file.js';
+export {
+  isSystem,
+  type PlannedInstance,
+  type PlannedService,
+  type System,
+  type SystemPlan,
+  type ValidateSystemOptions,
+  validateSystem,
+} from './validate-system.js';

@@ -1,0 +1,92 @@
+/** The commands of `flotilla`, with their help texts. */
+export const COMMAND_HELP: Readonly<Record<string, string>> = {
+  up: `Usage: flotilla up [system-file] [options]
+
+Runs every service of the system as its own process, in dependency order, and waits until all
+are ready; prints a table of services and the system's banner. Ctrl-C (or SIGTERM) stops them in
+reverse dependency order and exits 0. Crashed services are restarted with exponential backoff.
+
+Options:
+  -f, --file <path>      the system file (same as the positional argument)
+  -p, --profile <name>   run a profile of the system (e.g. distributed)
+      --raw-logs         pass services' JSON log lines through even on a terminal
+  -h, --help             show this help`,
+  status: `Usage: flotilla status [system-file] [options]
+
+Shows every instance's readiness, circuit breakers (upstream=state) and queue depths, with the
+supervisor's state, pid, restarts and uptime when flotilla up runs. Exits 1 when an instance is
+not ready.
+
+Options:
+  -f, --file <path>      the system file
+  -p, --profile <name>   the profile whose instances to probe when flotilla up is not running
+      --json             print the status as JSON
+  -h, --help             show this help`,
+  stop: `Usage: flotilla stop <service> [options]
+
+Stops a service of the running system (SIGTERM, then SIGKILL after the grace period). It stays
+stopped, without automatic restarts, until flotilla start.
+
+Options:
+  -f, --file <path>      the system file
+  -i, --instance <n>     only this instance (0, 1, …)
+  -h, --help             show this help`,
+  start: `Usage: flotilla start <service> [options]
+
+Starts a stopped service of the running system (or one that gave up after crashing at start) and
+waits until it is ready. Exits 1 when it does not become ready.
+
+Options:
+  -f, --file <path>      the system file
+  -i, --instance <n>     only this instance (0, 1, …)
+  -h, --help             show this help`,
+  restart: `Usage: flotilla restart <service> [options]
+
+Stops, then starts, a service of the running system and waits until it is ready.
+
+Options:
+  -f, --file <path>      the system file
+  -i, --instance <n>     only this instance (0, 1, …)
+  -h, --help             show this help`,
+  reset: `Usage: flotilla reset [system-file] [options]
+
+Deletes the system's data directory: every service's data, the generated secrets and the
+topology. Refuses while flotilla up runs for the system.
+
+Options:
+  -f, --file <path>      the system file
+  -h, --help             show this help`,
+  load: `Usage: flotilla load [system-file] [options]
+
+Runs the system file's load scenario (its \`load\` export) --orders times, --concurrency at once,
+against the gateway, then prints throughput, latency percentiles and the outcomes it reported.
+
+Options:
+  -f, --file <path>         the system file
+  -n, --orders <n>          iterations to run (default 100)
+  -c, --concurrency <n>     iterations at once (default 10)
+  -g, --gateway <url>       base URL to send traffic to (default: the system's gateway service)
+      --seed <n>            seed of the scenario's random numbers, to repeat a run
+      --json                print the summary as JSON
+  -h, --help                show this help`,
+};
+
+/** The overview `flotilla --help` prints. */
+export const MAIN_HELP = `Usage: flotilla <command> [options]
+
+Runs a system of services on one machine, one process per service.
+
+Commands:
+  up [system-file]        start every service in dependency order and supervise them
+  status [system-file]    readiness, breakers and queue depths of every instance
+  stop <service>          stop a service of the running system
+  start <service>         start it again
+  restart <service>       stop, then start
+  reset [system-file]     delete the data directory (not while up runs)
+  load [system-file]      run the system's load scenario against its gateway
+
+The system file defaults to $FLOTILLA_SYSTEM, else flotilla.system.{ts,mts,js,mjs,json} in the
+current directory; commands other than up/status/reset/load take it with -f.
+
+Run flotilla help <command> (or flotilla <command> --help) for a command's options.
+Exit codes: 0 success, 1 failure, 2 usage error.`;
