@@ -53,6 +53,11 @@ export interface ServiceOptions<Deps, C extends EnvSchema | undefined> {
   ) => Deps | Promise<Deps>;
   /** Readiness checks built from the dependencies. */
   checks?: (deps: Deps) => readonly HealthCheck[];
+  /**
+   * Extra facts for `/internal/info` (read by `flotilla status` and the console), e.g.
+   * `{ queues: { outbox: 3 } }` — computed on each request of that endpoint.
+   */
+  info?: (deps: Deps) => Record<string, unknown> | Promise<Record<string, unknown>>;
   /** Routes; more can be added with `service.route(...)`. */
   routes?: readonly AnyRoute<Deps>[];
   /**

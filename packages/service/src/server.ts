@@ -265,16 +265,19 @@ export async function startService<Deps>(
     const text = await metrics.registry.metrics();
     return reply.header('content-type', metrics.registry.contentType).send(text);
   });
-  app.get('/internal/info', (_req, reply) =>
-    reply.send({
+  app.get('/internal/info', async (_req, reply) => {
+    const extra =
+      phase === 'ready' && service.options.info !== undefined ? await service.options.info(deps) : {};
+    return reply.send({
+      ...extra,
       name,
       version,
       phase,
       pid: process.pid,
       uptimeSeconds: Math.round(process.uptime()),
       routes: service.routes.map((r) => ({ method: r.method, path: r.path, auth: r.auth ?? 'service' })),
-    }),
-  );
+    });
+  });
   app.get('/internal/policies', (_req, reply) => reply.send({ upstreams: clients.snapshots() }));
   app.get('/internal/spans', (request, reply) => {
     const q = request.query as Record<string, string | undefined>;
