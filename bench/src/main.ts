@@ -30,7 +30,11 @@ const benches: Record<string, () => void | Promise<void>> = {
   resilience: () => benchResilience({ rounds, calls }),
   service: () => benchService({ rounds: Math.min(rounds, 3), seconds }),
   events: () =>
-    benchEvents({ rounds: Math.min(rounds, 3), events: Number(values.events), latencySeconds: Number(values['latency-seconds']) }),
+    benchEvents({
+      rounds: Math.min(rounds, 3),
+      events: Number(values.events),
+      latencySeconds: Number(values['latency-seconds']),
+    }),
 };
 
 const selected = positionals.length > 0 ? positionals : Object.keys(benches);
