@@ -17,7 +17,9 @@ import type { SystemStatus } from './system-status.js';
 const bin = fileURLToPath(new URL('./bin.ts', import.meta.url));
 // Resolved here: node resolves --import from the working directory, which some tests change.
 const tsx = import.meta.resolve('tsx');
-const childEnv = { ...process.env, NO_COLOR: '1', FORCE_COLOR: '' };
+// FORCE_COLOR is removed, not emptied: Node 24 warns when it is set (even empty) beside NO_COLOR.
+const { FORCE_COLOR: _forceColor, ...inherited } = process.env;
+const childEnv = { ...inherited, NO_COLOR: '1' };
 
 interface Result {
   readonly code: number | null;

@@ -119,6 +119,8 @@ export class SupervisedInstance {
   async stop(): Promise<void> {
     this.wanted = false;
     this.cancelRestart();
+    // A draining service answers 503 on readiness: that is the stop in progress, not unreadiness.
+    clearTimeout(this.probeTimer);
     const child = this.child;
     if (child === undefined) {
       if (this.current !== 'stopped') this.setState('stopped');
@@ -317,7 +319,7 @@ export class SupervisedInstance {
     const child = this.child;
     if (child === undefined || (this.current === 'frozen' && !afterThaw)) return;
     const result = await this.settings.probe.check(this.settings.instance.url);
-    if (this.child !== child || (this.current === 'frozen' && !afterThaw)) return;
+    if (this.child !== child || !this.wanted || (this.current === 'frozen' && !afterThaw)) return;
     this.lastProbe = result.detail;
     if (result.ready) {
       this.becameReady = true;

@@ -1,3 +1,4 @@
+export { loadBetterSqlite3, NAPI_SQLITE_FROM_NODE } from './better-sqlite.js';
 export {
   isMigrationChecksumError,
   isMigrationFailedError,

@@ -1,5 +1,4 @@
 import { mkdirSync, realpathSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { basename, dirname, join } from 'node:path';
 import {
   CompiledQuery,
@@ -10,6 +9,7 @@ import {
   type SqliteDialectConfig,
   SqliteDriver,
 } from 'kysely';
+import { loadBetterSqlite3 } from './better-sqlite.js';
 
 /** Options of a SQLite store. */
 export interface SqliteOptions {
@@ -37,10 +37,6 @@ type BetterSqliteConstructor = new (
   path: string,
   options: { timeout: number; fileMustExist?: boolean },
 ) => BetterSqliteDatabase;
-
-// better-sqlite3 ships no type declarations and @types/better-sqlite3 is not installed, so the
-// module is loaded through require and described by the local interface above.
-const require = createRequire(import.meta.url);
 
 /** An open SQLite database with its Kysely dialect. */
 export interface OpenedSqlite {
@@ -74,7 +70,7 @@ export function prepareSqlitePath(path: string): string {
 export function openSqlite(path: string, settings: Required<SqliteOptions>): OpenedSqlite {
   const { synchronous, busyTimeoutMs } = settings;
   const memory = path === ':memory:';
-  const Database = require('better-sqlite3') as BetterSqliteConstructor;
+  const Database = loadBetterSqlite3() as BetterSqliteConstructor;
   let database: BetterSqliteDatabase;
   try {
     // `timeout` is better-sqlite3's busy timeout; it is set before the journal-mode switch below,

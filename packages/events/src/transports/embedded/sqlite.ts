@@ -1,7 +1,7 @@
-import { createRequire } from 'node:module';
+import { loadBetterSqlite3 } from '@flotilla/store';
 
-// better-sqlite3 ships no type declarations and @types/better-sqlite3 is not a dependency here,
-// so the few methods this transport uses are typed below and the module is loaded with require.
+// The module is loaded through the store (which picks the better-sqlite3 build for the running
+// Node.js); the few methods this transport uses are typed below.
 
 /** Result of a statement that changes rows. */
 export interface RunResult {
@@ -34,8 +34,7 @@ export interface SqliteDatabase {
 
 type DatabaseConstructor = new (path: string, options?: { timeout?: number }) => SqliteDatabase;
 
-const require = createRequire(import.meta.url);
-const Database = require('better-sqlite3') as DatabaseConstructor;
+const Database = loadBetterSqlite3() as DatabaseConstructor;
 
 /**
  * Opens a connection with the settings every process sharing the log must use: WAL (readers
