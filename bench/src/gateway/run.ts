@@ -1,0 +1,298 @@
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { SignJWT } from 'jose';
+import { fmtInt, fmtRatio, median } from '../lib/stats.js';
+import { publish } from '../lib/table.js';
+import { ensureTool } from '../lib/tools.js';
+import { type WrkResult, wrk } from '../lib/wrk.js';
+import { topSelfTime } from './profile.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const root = join(here, '..', '..', '..');
+/** Secrets of the benchmark's JWTs and service tokens (benchmark only). */
+const BENCH_JWT_SECRET = 'bench-jwt-secret-of-at-least-32-bytes!!';
+const BENCH_SERVICE_KEY = 'bench-service-key-of-at-least-32-bytes!!';
+
+/** Options of {@link benchGateway}. */
+export interface GatewayBenchOptions {
+  /** Rounds; each measures every server once, in turn, and the median is reported. @default 3 */
+  rounds?: number;
+  /** Seconds of load per measurement. @default 10 */
+  durationS?: number;
+  /** wrk connections. @default 50 */
+  connections?: number;
+  /** wrk threads. @default 2 */
+  threads?: number;
+  /** Profile Flotilla's gateway under load afterwards and name where its time goes. @default true */
+  profile?: boolean;
+}
+
+interface Server {
+  readonly name: string;
+  readonly label: string;
+  readonly url: string;
+  readonly headers?: Record<string, string>;
+  readonly stop: () => Promise<void>;
+}
+
+/**
+ * Starts a server script (plain JavaScript: no loader in the measured process) in its own
+ * process; resolves with its port.
+ */
+async function startNode(
+  script: string,
+  args: readonly string[],
+  nodeFlags: readonly string[] = [],
+): Promise<{ child: ChildProcess; port: number }> {
+  const child = spawn(process.execPath, [...nodeFlags, join(here, script), ...args], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+    env: { ...process.env, BENCH_JWT_SECRET, BENCH_SERVICE_KEY },
+  });
+  let text = '';
+  for await (const chunk of child.stdout as AsyncIterable<Buffer>) {
+    text += chunk.toString('utf8');
+    const line = text.split('\n').find((l) => l.startsWith('{"port"'));
+    if (line !== undefined) return { child, port: (JSON.parse(line) as { port: number }).port };
+  }
+  throw new Error(`${script} exited before listening`);
+}
+
+async function stopChild(child: ChildProcess, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = once(child, 'exit');
+  child.kill(signal);
+  await exited;
+}
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as { port: number };
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+/** nginx in the foreground, one worker, `proxy_pass` to a keep-alive upstream, access log off. */
+async function startNginx(upstreamPort: number): Promise<{ url: string; stop: () => Promise<void> }> {
+  const bin = ensureTool('nginx');
+  const dir = mkdtempSync(join(tmpdir(), 'flotilla-bench-nginx-'));
+  mkdirSync(join(dir, 'logs'));
+  const port = await freePort();
+  const conf = join(dir, 'nginx.conf');
+  writeFileSync(
+    conf,
+    `worker_processes 1;
+${process.getuid?.() === 0 ? 'user root;' : ''}
+error_log ${dir}/logs/error.log warn;
+pid ${dir}/nginx.pid;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_temp_path ${dir}/body;
+  proxy_temp_path ${dir}/proxy;
+  fastcgi_temp_path ${dir}/fastcgi;
+  uwsgi_temp_path ${dir}/uwsgi;
+  scgi_temp_path ${dir}/scgi;
+  upstream catalog { server 127.0.0.1:${upstreamPort}; keepalive 64; }
+  server {
+    listen 127.0.0.1:${port};
+    location / {
+      proxy_pass http://catalog;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+    }
+  }
+}
+`,
+  );
+  const child = spawn(bin, ['-c', conf, '-p', dir, '-g', 'daemon off;'], {
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  // nginx says nothing when it is up: wait until the port answers.
+  for (let i = 0; i < 100; i++) {
+    const ok = await fetch(`http://127.0.0.1:${port}/api/items/1`).then(
+      (r) => r.ok,
+      () => false,
+    );
+    if (ok) break;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return {
+    url: `http://127.0.0.1:${port}`,
+    stop: async () => {
+      await stopChild(child, 'SIGQUIT');
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/**
+ * Requests per second and latency of Flotilla's gateway against its peers, in one run on this
+ * machine: the upstream alone, nginx, Fastify with @fastify/http-proxy, and the gateway with
+ * auth and rate limits off, then on. Each server runs in its own process; wrk shares the cores
+ * with them. Rounds are interleaved so drift affects every server alike; medians are reported.
+ */
+export async function benchGateway(options: GatewayBenchOptions = {}): Promise<void> {
+  const { rounds = 3, durationS = 10, connections = 50, threads = 2, profile = true } = options;
+  ensureTool('wrk');
+  // The gateway runs from its compiled dist/, as in production: build it first.
+  execFileSync(join(root, 'node_modules', '.bin', 'tsc'), ['-b', 'packages/gateway'], {
+    cwd: root,
+    stdio: 'inherit',
+  });
+  const stops: (() => Promise<void>)[] = [];
+  try {
+    const upstream = await startNode('upstream-server.mjs', []);
+    stops.push(() => stopChild(upstream.child));
+    const upstreamUrl = `http://127.0.0.1:${upstream.port}`;
+    const nginx = await startNginx(upstream.port);
+    stops.push(nginx.stop);
+    const fastify = await startNode('fastify-proxy-server.mjs', [upstreamUrl]);
+    stops.push(() => stopChild(fastify.child));
+    const plain = await startNode('flotilla-server.mjs', [upstreamUrl, 'plain']);
+    stops.push(() => stopChild(plain.child));
+    const secured = await startNode('flotilla-server.mjs', [upstreamUrl, 'secured']);
+    stops.push(() => stopChild(secured.child));
+    const token = await new SignJWT({ scope: 'catalog:read' })
+      .setProtectedHeader({ alg: 'HS256' })
+      .setSubject('bench-user')
+      .setIssuedAt()
+      .setExpirationTime('2h')
+      .sign(new TextEncoder().encode(BENCH_JWT_SECRET));
+
+    const servers: Server[] = [
+      {
+        name: 'direct',
+        label: 'upstream alone (node:http, no proxy)',
+        url: upstreamUrl,
+        stop: async () => {},
+      },
+      {
+        name: 'nginx',
+        label: 'nginx proxy_pass, keepalive upstream, 1 worker',
+        url: nginx.url,
+        stop: nginx.stop,
+      },
+      {
+        name: 'fastify',
+        label: 'Fastify 5 + @fastify/http-proxy',
+        url: `http://127.0.0.1:${fastify.port}`,
+        stop: async () => {},
+      },
+      {
+        name: 'flotilla',
+        label: 'Flotilla gateway, auth and rate limit off',
+        url: `http://127.0.0.1:${plain.port}`,
+        stop: async () => {},
+      },
+      {
+        name: 'flotilla-secured',
+        label: 'Flotilla gateway, HS256 JWT + 2 rate limits + service token',
+        url: `http://127.0.0.1:${secured.port}`,
+        headers: { authorization: `Bearer ${token}` },
+        stop: async () => {},
+      },
+    ];
+    const load = (server: Server, seconds: number): Promise<WrkResult> =>
+      wrk({
+        url: `${server.url}/api/items/1042`,
+        connections,
+        threads,
+        durationS: seconds,
+        ...(server.headers === undefined ? {} : { headers: server.headers }),
+      });
+
+    for (const server of servers) {
+      const warm = await load(server, 3);
+      if (warm.requests === 0 || warm.errors > 0)
+        throw new Error(
+          `${server.name} failed its warm-up: ${warm.requests} requests, ${warm.errors} errors`,
+        );
+    }
+    const samples = new Map<string, WrkResult[]>(servers.map((s) => [s.name, []]));
+    for (let round = 1; round <= rounds; round++) {
+      for (const server of servers) samples.get(server.name)?.push(await load(server, durationS));
+      process.stderr.write(`gateway: round ${round}/${rounds} done\n`);
+    }
+
+    let hotspots: string[] = [];
+    if (profile) hotspots = await profileGateway(upstreamUrl, connections, threads, durationS);
+
+    const med = (name: string, pick: (r: WrkResult) => number): number =>
+      median((samples.get(name) ?? []).map(pick));
+    const direct = med('direct', (r) => r.rps);
+    const peer = med('fastify', (r) => r.rps);
+    const rows = servers.map((s) => {
+      const rps = med(s.name, (r) => r.rps);
+      const errors = (samples.get(s.name) ?? []).reduce((a, r) => a + r.errors, 0);
+      return [
+        s.label,
+        fmtInt(rps),
+        med(s.name, (r) => r.p50Ms).toFixed(2),
+        med(s.name, (r) => r.p99Ms).toFixed(2),
+        fmtRatio(rps / direct),
+        s.name === 'direct' ? '—' : fmtRatio(rps / peer),
+        String(errors),
+      ];
+    });
+    publish({
+      name: 'gateway',
+      title: 'API gateway: requests per second proxying a small JSON response',
+      command: `npm run bench -- gateway (benchGateway({ rounds: ${rounds}, durationS: ${durationS}, connections: ${connections}, threads: ${threads} }))`,
+      header: [
+        'server',
+        'req/s',
+        'p50 ms',
+        'p99 ms',
+        'ratio to upstream alone',
+        'ratio to @fastify/http-proxy',
+        'errors',
+      ],
+      rows,
+      notes: [
+        `wrk -t${threads} -c${connections} -d${durationS}s against GET /api/items/1042; medians of ${rounds} rounds, servers measured in turn within each round, after a 3 s warm-up each.`,
+        'The load generator (wrk), the upstream and the proxy share the same 2 cores: the numbers compare the servers with each other on this machine, not with their ceilings.',
+        'The upstream is one node:http process answering a 103-byte JSON document; every proxy runs in its own process (nginx with 1 worker; the Node servers without any loader, the gateway from its compiled dist/), all with access logs off.',
+        'The secured row verifies an HS256 JWT (cached per token until it expires), takes a token from a per-consumer and a per-route bucket, sends RateLimit-* headers and signs the user into a service token for the upstream (cached per service and user).',
+        ...hotspots,
+      ],
+    });
+  } finally {
+    for (const stop of stops.reverse()) await stop().catch(() => {});
+  }
+}
+
+/** Runs the plain gateway under `--cpu-prof` for one load period and describes its top self-time functions. */
+async function profileGateway(
+  upstreamUrl: string,
+  connections: number,
+  threads: number,
+  durationS: number,
+): Promise<string[]> {
+  const dir = mkdtempSync(join(tmpdir(), 'flotilla-bench-prof-'));
+  try {
+    const gateway = await startNode(
+      'flotilla-server.mjs',
+      [upstreamUrl, 'plain'],
+      ['--cpu-prof', `--cpu-prof-dir=${dir}`],
+    );
+    const url = `http://127.0.0.1:${gateway.port}/api/items/1042`;
+    await wrk({ url, connections, threads, durationS: 3 });
+    await wrk({ url, connections, threads, durationS });
+    await stopChild(gateway.child, 'SIGINT');
+    const top = topSelfTime(dir, 12);
+    return [
+      `Where the gateway's time goes (CPU profile of the plain gateway under the same load, share of non-idle samples by self time): ${top
+        .map((t) => `${t.name} ${(t.share * 100).toFixed(1)}% (${t.where})`)
+        .join('; ')}.`,
+    ];
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
