@@ -3,7 +3,9 @@
 //   npm run bench -- resilience --rounds 5     one, with options
 import { parseArgs } from 'node:util';
 import { benchEvents } from './events/run.js';
+import { benchGateway } from './gateway/run.js';
 import { benchResilience } from './resilience/run.js';
+import { benchSaga } from './saga/run.js';
 import { benchService } from './service/run.js';
 
 const { values, positionals } = parseArgs({
@@ -14,6 +16,11 @@ const { values, positionals } = parseArgs({
     seconds: { type: 'string', default: '10' },
     events: { type: 'string', default: '10000' },
     'latency-seconds': { type: 'string', default: '4' },
+    sagas: { type: 'string', default: '2000' },
+    'pg-url': {
+      type: 'string',
+      default: process.env.FLOTILLA_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres',
+    },
   },
 });
 
@@ -35,6 +42,9 @@ const benches: Record<string, () => void | Promise<void>> = {
       events: Number(values.events),
       latencySeconds: Number(values['latency-seconds']),
     }),
+  saga: () =>
+    benchSaga({ rounds: Math.min(rounds, 3), sagas: Number(values.sagas), pgUrl: values['pg-url'] }),
+  gateway: () => benchGateway({ rounds: Math.min(rounds, 3), durationS: seconds }),
 };
 
 const selected = positionals.length > 0 ? positionals : Object.keys(benches);
