@@ -111,8 +111,14 @@ class Worker {
     this.child.stdin!.write(`${text}\n`);
   }
 
+  /** SIGTERM (so a profiled worker writes its profile), then SIGKILL after 2 s. */
   async stop(): Promise<void> {
-    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill('SIGKILL');
+    if (this.child.exitCode === null && this.child.signalCode === null) {
+      this.child.kill('SIGTERM');
+      const timer = setTimeout(() => this.child.kill('SIGKILL'), 2_000);
+      await this.exited;
+      clearTimeout(timer);
+    }
     await this.exited;
   }
 }

@@ -24,6 +24,9 @@ import {
   wallNow,
 } from './setup.js';
 
+// Stopped by the runner: exit at once (a profiled worker writes its CPU profile on exit).
+process.once('SIGTERM', () => process.exit(0));
+
 /** Configuration of a worker. */
 export interface WorkerConfig extends ServiceConfig {
   readonly count: number;

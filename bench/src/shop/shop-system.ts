@@ -1,0 +1,282 @@
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { once } from 'node:events';
+import { createServer, type Server } from 'node:net';
+import { tmpdir } from 'node:os';
+import { isAbsolute, join, resolve } from 'node:path';
+import { createTestDatabase, type TestDatabase } from '@flotilla/store/testing';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { connect } from '@nats-io/transport-node';
+import {
+  type EnvTemplate,
+  loadSystem,
+  type RunningSystem,
+  type ServiceDefinition,
+  type ServiceOverride,
+  type SystemDefinition,
+  startSystem,
+} from 'flotilla';
+
+/** The JetStream stream the shop's services use (natsTransport's default; the shop does not change it). */
+export const SHOP_STREAM = 'FLOTILLA_EVENTS';
+
+/** Where the distributed profile's infrastructure is. */
+export interface DistributedSettings {
+  /** A URL of the PostgreSQL server (any database on it); one fresh database per service is created. */
+  readonly pgUrl: string;
+  /** NATS server with JetStream. */
+  readonly natsUrl: string;
+}
+
+/** Per-process CPU profiling: every service runs under {@link profiledEntry}, writing into `dir/<label>/`. */
+export interface ProfileSettings {
+  /** The wrapper entry (bench/…/shop/profiled-service.js). */
+  readonly wrapper: string;
+  /** Directory that receives one folder per instance. */
+  readonly dir: string;
+}
+
+/** Options of {@link startShop}. */
+export interface StartShopOptions {
+  /** The shop's system file. */
+  readonly systemFile: string;
+  /** Run the `distributed` profile on these servers; embedded (SQLite + embedded log) otherwise. */
+  readonly distributed?: DistributedSettings;
+  /** Wrap every service in the profiling entry. */
+  readonly profile?: ProfileSettings;
+}
+
+/** One process of the running shop. */
+export interface ShopProcess {
+  /** `order` or `order[1]`. */
+  readonly label: string;
+  readonly pid: number;
+}
+
+/** A shop started for one measurement, on free ports and in a data directory of its own. */
+export interface BenchShop {
+  readonly gatewayUrl: string;
+  /** The event transport the services use (`embedded:<dataDir>/bus.db` or the NATS URL). */
+  readonly transportUrl: string;
+  readonly running: RunningSystem;
+  /** Its service processes, in start order. */
+  processes(): ShopProcess[];
+  /** The last lines the services and the supervisor wrote, for error messages. */
+  lastLines(): string;
+  /** Stops every service and removes the data directory, databases and stream it created. */
+  stop(): Promise<void>;
+}
+
+/** Binds `count` distinct free ports of 127.0.0.1 at once, then releases them. */
+async function freePorts(count: number): Promise<number[]> {
+  const servers: Server[] = [];
+  try {
+    for (let i = 0; i < count; i++) {
+      const server = createServer();
+      server.listen(0, '127.0.0.1');
+      await once(server, 'listening');
+      servers.push(server);
+    }
+    return servers.map((s) => (s.address() as { port: number }).port);
+  } finally {
+    await Promise.all(servers.map((s) => new Promise<void>((done) => s.close(() => done()))));
+  }
+}
+
+/** The compiled entry of a service: `src/x.ts` becomes `dist/x.js` (the benchmark measures the build). */
+function builtEntry(entry: string, baseDir: string): string {
+  const js = entry.replace(/^(\.\/)?src\/(.*)\.ts$/, 'dist/$2.js');
+  const path = isAbsolute(js) ? js : resolve(baseDir, js);
+  if (!existsSync(path))
+    throw new Error(`${path} does not exist: build the shop first (npx tsc -b apps/shop)`);
+  return path;
+}
+
+/** Ports every planned instance of `definition` needs under `profile`, rewritten to free ones. */
+async function withFreePorts(
+  definition: SystemDefinition,
+  profile: string | undefined,
+): Promise<SystemDefinition> {
+  const overrides = profile === undefined ? {} : (definition.profiles?.[profile]?.services ?? {});
+  const needed = definition.services.reduce((n, s) => {
+    const o = overrides[s.name];
+    return n + (o?.instances?.length ?? s.instances?.length ?? 1);
+  }, 0);
+  const ports = await freePorts(needed);
+  const take = (): number => ports.shift() as number;
+  const services = definition.services.map((s): ServiceDefinition => {
+    const { port: _port, instances: _instances, ...rest } = s;
+    const o = overrides[s.name];
+    const count = o?.instances?.length ?? s.instances?.length ?? 1;
+    if (count === 1 && o?.instances === undefined && s.instances === undefined)
+      return { ...rest, port: take() };
+    return {
+      ...rest,
+      instances: (o?.instances ?? s.instances ?? []).map((i) => ({ ...i, port: take() })),
+    };
+  });
+  // The profile's own instance lists would bring the fixed ports back: they were folded in above.
+  const profiles =
+    profile === undefined || definition.profiles?.[profile] === undefined
+      ? definition.profiles
+      : {
+          ...definition.profiles,
+          [profile]: {
+            ...definition.profiles[profile],
+            services: Object.fromEntries(
+              Object.entries(overrides).map(([name, o]) => {
+                const { instances: _i, port: _p, ...rest } = o;
+                return [name, rest satisfies ServiceOverride];
+              }),
+            ),
+          },
+        };
+  return { ...definition, services, ...(profiles === undefined ? {} : { profiles }) };
+}
+
+/** Whether NATS JetStream answers at `url`: `undefined` when it does, else why not. */
+export async function natsProblem(url: string): Promise<string | undefined> {
+  try {
+    const nc = await connect({ servers: url, timeout: 2000, maxReconnectAttempts: 0 });
+    try {
+      const jsm = await jetstreamManager(nc);
+      await jsm.getAccountInfo();
+      const existing = await jsm.streams.info(SHOP_STREAM).then(
+        () => true,
+        () => false,
+      );
+      if (existing)
+        return `stream ${SHOP_STREAM} already exists on ${url} (another distributed shop, running or stopped, owns its events and consumers; the shop's stream name is fixed, so a run beside it would share them)`;
+      return undefined;
+    } finally {
+      await nc.close();
+    }
+  } catch (err) {
+    return `NATS JetStream not reachable at ${url}: ${err instanceof Error ? err.message : String(err)}`;
+  }
+}
+
+async function deleteStream(url: string): Promise<void> {
+  const nc = await connect({ servers: url, timeout: 2000, maxReconnectAttempts: 0 });
+  try {
+    await (await jetstreamManager(nc)).streams.delete(SHOP_STREAM).catch(() => false);
+  } finally {
+    await nc.close();
+  }
+}
+
+/**
+ * Starts the shop as `flotilla up` does (its system file, the supervisor, one process per
+ * instance, services from apps/shop/dist), but on free ports, with the control API on a free
+ * port, in a fresh temporary data directory and — for the distributed profile — on fresh
+ * PostgreSQL databases. Never touches the fixed ports (8080, 7100-7120) a running shop may use.
+ */
+export async function startShop(options: StartShopOptions): Promise<BenchShop> {
+  const system = await loadSystem(options.systemFile);
+  const profile = options.distributed === undefined ? undefined : 'distributed';
+  const dataDir = mkdtempSync(join(tmpdir(), 'flotilla-bench-shop-'));
+  const databases: TestDatabase[] = [];
+  const tail: string[] = [];
+  let createdStream = false;
+  const cleanup = async (): Promise<void> => {
+    for (const d of databases) await d.drop().catch(() => {});
+    if (createdStream && options.distributed !== undefined)
+      await deleteStream(options.distributed.natsUrl).catch(() => {});
+    rmSync(dataDir, { recursive: true, force: true });
+  };
+  try {
+    let definition = await withFreePorts(system.definition, profile);
+    definition = {
+      ...definition,
+      dataDir,
+      controlPort: 0,
+      services: definition.services.map((s) => {
+        const entry = builtEntry(s.entry, system.baseDir);
+        if (options.profile === undefined) return { ...s, entry };
+        const env: EnvTemplate = {
+          ...s.env,
+          BENCH_PROFILE_ENTRY: entry,
+          // `${name}` and `${instance}` are expanded by the supervisor per instance.
+          BENCH_PROFILE_DIR: `${options.profile.dir.replaceAll('$', () => '$$')}/\${name}-\${instance}`,
+        };
+        return { ...s, entry: options.profile.wrapper, env };
+      }),
+    };
+    let transportUrl = `embedded:${join(dataDir, 'bus.db')}`;
+    if (options.distributed !== undefined && profile !== undefined) {
+      const { pgUrl, natsUrl } = options.distributed;
+      const base = definition.profiles?.[profile];
+      if (base === undefined) throw new Error(`the shop has no "${profile}" profile`);
+      const services: Record<string, ServiceOverride> = {};
+      for (const [name, o] of Object.entries(base.services ?? {})) {
+        const env: Record<string, string | number | boolean> = { ...o.env };
+        for (const key of Object.keys(env))
+          if (key.startsWith('FLOTILLA_DATABASE_URL_')) {
+            const db = await createTestDatabase({ prefix: `bench_shop_${name.replace(/\W/g, '_')}`, url: pgUrl });
+            databases.push(db);
+            env[key] = db.url;
+          }
+        services[name] = { ...o, env };
+      }
+      definition = {
+        ...definition,
+        profiles: {
+          ...definition.profiles,
+          [profile]: { ...base, env: { ...base.env, FLOTILLA_TRANSPORT: natsUrl }, services },
+        },
+      };
+      transportUrl = natsUrl;
+      createdStream = true;
+    }
+    // The services inherit this process's environment minus anything that would point them
+    // at another system's databases, transport or data.
+    const env: Record<string, string | undefined> = {};
+    for (const [key, value] of Object.entries(process.env))
+      if (!key.startsWith('FLOTILLA_') && !key.startsWith('BENCH_PROFILE_') && key !== 'NODE_OPTIONS')
+        env[key] = value;
+    const running = await startSystem(definition, {
+      baseDir: system.baseDir,
+      ...(profile === undefined ? {} : { profile }),
+      controlPort: 0,
+      colour: false,
+      pretty: false,
+      env,
+      write: (chunk) => {
+        for (const line of chunk.split('\n')) if (line !== '') tail.push(line);
+        if (tail.length > 200) tail.splice(0, tail.length - 200);
+      },
+    });
+    const gateway = running.services.find((s) => s.service === (system.gateway ?? 'gateway'));
+    if (gateway === undefined) throw new Error('the shop has no gateway service');
+    return {
+      gatewayUrl: gateway.url,
+      transportUrl,
+      running,
+      processes: () =>
+        running.services.flatMap((s) =>
+          s.pid === null
+            ? []
+            : [
+                {
+                  label:
+                    running.plan.services.find((p) => p.name === s.service)!.instances.length > 1
+                      ? `${s.service}[${s.instance}]`
+                      : s.service,
+                  pid: s.pid,
+                },
+              ],
+        ),
+      lastLines: () => tail.slice(-40).join('\n'),
+      stop: async () => {
+        try {
+          await running.stop();
+        } finally {
+          await cleanup();
+        }
+      },
+    };
+  } catch (err) {
+    await cleanup();
+    if (tail.length > 0) process.stderr.write(`shop: last lines before the failure:\n${tail.slice(-40).join('\n')}\n`);
+    throw err;
+  }
+}
