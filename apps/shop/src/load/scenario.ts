@@ -1,7 +1,8 @@
 // The shop's load scenario for `flotilla load`: a demo customer logs in (once per run), orders one
 // or two products through the gateway with an Idempotency-Key, retries the same request on
 // transport errors and 429/502/503/504 like a real client, then follows the order until it is
-// CONFIRMED or CANCELLED. About 2% of orders carry the declined demo product.
+// CONFIRMED or CANCELLED. About 2% of orders are the declined demo product alone (its price ends
+// in 13 cents, which the payment simulator declines).
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { LoadContext } from 'flotilla';
 import { DECLINED_DEMO_SKU, LOW_STOCK_SKU, seedProducts } from '../seed/catalog.js';
@@ -62,7 +63,7 @@ export async function load({
   const second = random() < 0.3 ? pick() : first;
   const items = [{ sku: first, quantity: 1 }];
   if (second !== first) items.push({ sku: second, quantity: 1 });
-  if (random() < 0.02) items.push({ sku: DECLINED_DEMO_SKU, quantity: 1 });
+  if (random() < 0.02) items.splice(0, items.length, { sku: DECLINED_DEMO_SKU, quantity: 1 });
 
   const placed = await send(
     `${gatewayUrl}/api/v2/orders`,

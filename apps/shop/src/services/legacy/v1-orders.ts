@@ -86,7 +86,7 @@ export async function placeV1Order(
       throw new ServiceError(
         402,
         'PAYMENT_DECLINED',
-        `the payment of ${totalMinor} ${currency} was declined`,
+        `the payment of ${(totalMinor / 100).toFixed(2)} ${currency} was declined`,
         {
           retryable: false,
         },
