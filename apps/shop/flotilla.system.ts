@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import type { SystemDefinition } from 'flotilla';
 import { demoCustomers } from './src/seed/customers.js';
 
+export { shopChaos as chaos } from './src/chaos/shop-chaos.js';
 export { load } from './src/load/scenario.js';
 
 const built = existsSync(fileURLToPath(new URL('./dist/services/order/main.js', import.meta.url)));

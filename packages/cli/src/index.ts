@@ -1,3 +1,24 @@
+export type {
+  ChaosCheckContext,
+  ChaosChecker,
+  ChaosDefinition,
+  ChaosViolation,
+  ChaosWorkload,
+  ChaosWorkloadContext,
+  InvariantResult,
+} from './chaos-definition.js';
+export {
+  ChaosScheduleError,
+  type FaultSpec,
+  type FaultTarget,
+  formatTarget,
+  isChaosScheduleError,
+  type ProcessFaultKind,
+  parseDuration,
+  parseFaultSchedule,
+  seededRandom,
+} from './chaos-schedule.js';
+export { formatChaosSummary } from './chaos-summary.js';
 export { type ControlClient, connectControl, type ServicesResponse } from './control-client.js';
 export {
   ControlApiError,
@@ -18,8 +39,11 @@ export {
   SystemRunningError,
   SystemStartError,
 } from './errors.js';
+export { freePortCopy } from './free-port-copy.js';
+export { loadChaos } from './load-chaos.js';
 export type { LoadContext, LoadScenario } from './load-scenario.js';
 export { DEFAULT_SYSTEM_FILES, findSystemFile, loadSystem } from './load-system.js';
+export { type FaultRecord, healSystem, type NemesisOptions, pickTarget, runNemesis } from './nemesis.js';
 export { renderPinoLine } from './pino-line.js';
 export { resetData } from './reset-data.js';
 export {
@@ -28,6 +52,7 @@ export {
   type RestartPolicy,
   restartPolicy,
 } from './restart-policy.js';
+export { type ChaosPhase, type ChaosReport, type RunChaosOptions, runChaos } from './run-chaos.js';
 export { type LoadProgress, type LoadSummary, type RunLoadOptions, runLoad } from './run-load.js';
 export { type RunningSystem, type StartSystemOptions, startSystem } from './start-system.js';
 export type { InstanceState, InstanceStatus, SupervisorEvent } from './supervisor-events.js';

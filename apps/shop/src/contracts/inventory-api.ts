@@ -3,6 +3,7 @@
 // schemas, so callers validate what they receive with `schema:`. Nothing here belongs to another
 // service.
 import { z } from 'zod';
+import { auditPage } from '../platform/audit.js';
 
 /** A stock-keeping unit, e.g. `TEA-001`. */
 export const Sku = z.string().regex(/^[A-Z]{2,10}-\d{3,6}$/, 'sku must look like TEA-001');
@@ -105,3 +106,6 @@ export type ReserveRequest = z.infer<typeof ReserveRequest>;
 export type Reservation = z.infer<typeof Reservation>;
 /** One SKU's stock with its conservation counters. */
 export type StockEntry = z.infer<typeof StockEntry>;
+
+/** `GET /audit/reservations` (operators and the chaos checker): every reservation, in any state. */
+export const AuditReservationPage = auditPage(Reservation);

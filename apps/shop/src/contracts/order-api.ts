@@ -2,6 +2,7 @@
 // gateway's /api/v2/orders routes and order view, the console, the load scenario). Request and
 // response bodies as zod schemas; nothing here belongs to another service.
 import { z } from 'zod';
+import { auditPage } from '../platform/audit.js';
 import { CancellationReason, OrderLine } from './order-events.js';
 
 /** Where an order is: PENDING while its fulfillment saga runs, then CONFIRMED or CANCELLED. */
@@ -63,8 +64,12 @@ export const OrderView = z.object({
   updatedAt: z.iso.datetime(),
 });
 
-/** Path parameters of `GET /orders/:id`. */
-export const OrderParams = z.object({ id: z.uuid() });
+/**
+ * Path parameters of `GET /orders/:id`. Any id that is not one of the caller's orders, a
+ * malformed one included, is 404 `ORDER_NOT_FOUND`: the gateway's order view passes a 404 of
+ * its required order part through, but would turn a 400 into a 502.
+ */
+export const OrderParams = z.object({ id: z.string().min(1).max(200) });
 
 /** Query of `GET /orders`: the caller's own orders, newest first, optionally of one status. */
 export const OrderListQuery = z.strictObject({
@@ -110,3 +115,6 @@ export type PlaceOrderRequest = z.infer<typeof PlaceOrderRequest>;
 export type OrderView = z.infer<typeof OrderView>;
 /** A page of orders. */
 export type OrderPage = z.infer<typeof OrderPage>;
+
+/** `GET /audit/orders` (operators and the chaos checker): every order, in id order. */
+export const AuditOrderPage = auditPage(OrderView);

@@ -1,6 +1,7 @@
 // The HTTP API of the payment service (a simulated card provider behind it): what the order saga,
 // the gateway's order view and the chaos checker call. Nothing here belongs to another service.
 import { z } from 'zod';
+import { auditPage } from '../platform/audit.js';
 
 /** ISO 4217 currency code; the shop's seed uses EUR only. */
 export const Currency = z.string().regex(/^[A-Z]{3}$/, 'currency must be an ISO 4217 code like EUR');
@@ -91,3 +92,6 @@ export const PaymentErrorCode = z.enum([
 export type ChargeRequest = z.infer<typeof ChargeRequest>;
 /** A payment as listed. */
 export type Payment = z.infer<typeof Payment>;
+
+/** `GET /audit/payments` (operators and the chaos checker): every payment, declined and refunded ones included. */
+export const AuditPaymentPage = auditPage(Payment);

@@ -69,6 +69,32 @@ Options:
       --seed <n>            seed of the scenario's random numbers, to repeat a run
       --json                print the summary as JSON
   -h, --help                show this help`,
+  chaos: `Usage: flotilla chaos [system-file] [options]
+
+Starts the system, runs its chaos workload (the system file's \`chaos\` export) while a nemesis
+injects faults through the supervisor, then ends every fault, waits for the system to settle and
+checks its invariants. Prints the faults as they happen and a verdict per invariant with
+counter-examples, writes a JSON report, and exits 1 on any violation.
+
+Faults (comma-separated; see docs/chaos.md):
+  kill:<target>@every=5s                 SIGKILL; the supervisor restarts it with its backoff
+  freeze:<target>@every=15s,for=3s       SIGSTOP, then SIGCONT after \`for\`
+  stop:<target>@every=20s,for=5s         graceful stop, then start after \`for\`
+  target: random, a service name, or service[N]; jitter=<duration> (default every/2)
+
+Options:
+  -f, --file <path>         the system file
+  -p, --profile <name>      run a profile of the system (e.g. distributed)
+  -d, --duration <time>     how long faults and workload run (default 60s)
+      --faults <schedule>   the fault schedule (default: the system's, else
+                            kill:random@every=10s,freeze:random@every=15s,for=3s)
+      --seed <n>            seed of target choice, jitter and the workload (default 1)
+  -c, --concurrency <n>     clients at once (default 8)
+      --quiesce <time>      how long to wait for healing and for the invariants to hold (default 90s)
+      --report <path>       where to write the JSON report (default chaos-report.json)
+      --free-ports          run a copy on free ports with a temporary data directory
+      --logs                print the services' output on standard error
+  -h, --help                show this help`,
 };
 
 /** The overview `flotilla --help` prints. */
@@ -84,9 +110,10 @@ Commands:
   restart <service>       stop, then start
   reset [system-file]     delete the data directory (not while up runs)
   load [system-file]      run the system's load scenario against its gateway
+  chaos [system-file]     inject faults under load, then check the system's invariants
 
 The system file defaults to $FLOTILLA_SYSTEM, else flotilla.system.{ts,mts,js,mjs,json} in the
-current directory; commands other than up/status/reset/load take it with -f.
+current directory; commands other than up/status/reset/load/chaos take it with -f.
 
 Run flotilla help <command> (or flotilla <command> --help) for a command's options.
 Exit codes: 0 success, 1 failure, 2 usage error.`;

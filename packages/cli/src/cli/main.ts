@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { flotillaCode } from '@flotilla/resilience';
 import { type CommandIO, isUsageError } from './args.js';
+import { chaosCommand } from './chaos-command.js';
 import { controlCommand } from './control-command.js';
 import { COMMAND_HELP, MAIN_HELP } from './help.js';
 import { loadCommand } from './load-command.js';
@@ -16,6 +17,7 @@ const COMMANDS: Readonly<Record<string, (args: readonly string[], io: CommandIO)
   restart: (args, io) => controlCommand('restart', args, io),
   reset: resetCommand,
   load: loadCommand,
+  chaos: chaosCommand,
 };
 
 /**

@@ -39,6 +39,7 @@ import {
   StockList,
 } from '../../contracts/inventory-api.js';
 import { openPlatform } from '../../platform/runtime.js';
+import { inventoryAuditRoutes } from './audit-routes.js';
 import type { InventoryDb } from './db.js';
 import { type ExpiryJob, startExpiryJob } from './expiry-job.js';
 import { idempotentCommand, requireIdempotencyKey, settle } from './idempotent-request.js';
@@ -84,7 +85,7 @@ const ReservationId = z.object({ id: z.string().min(1).max(100) });
 export function createInventoryService(options: InventoryServiceOptions = {}): Service<InventoryDeps> {
   const clock = options.clock ?? systemClock;
   const now = options.now ?? Date.now;
-  return defineService({
+  const service = defineService({
     name: 'inventory',
     version: '1.0.0',
     config: inventoryConfig,
@@ -188,6 +189,9 @@ export function createInventoryService(options: InventoryServiceOptions = {}): S
       response: StockList,
       handler: async (_input, { deps }) => ({ items: await allStock(deps.store.db) }),
     });
+  // Read-only listings for operators and the chaos checker (platform/audit.ts).
+  for (const route of inventoryAuditRoutes()) service.route(route);
+  return service;
 }
 
 /** The inventory service as `main.ts` runs it. */

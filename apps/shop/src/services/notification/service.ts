@@ -21,6 +21,7 @@ import {
 } from '../../contracts/notification-api.js';
 import { OrderCancelled, OrderConfirmed } from '../../contracts/order-events.js';
 import { ShipmentDispatched } from '../../contracts/shipping-events.js';
+import { deadLetterAuditRoute } from '../../platform/audit.js';
 import { openPlatform } from '../../platform/runtime.js';
 import {
   type ComposedMessage,
@@ -58,7 +59,7 @@ export function createNotificationService(
   options: NotificationServiceOptions = {},
 ): Service<NotificationDeps> {
   const now = options.now ?? Date.now;
-  return defineService<NotificationDeps>({
+  const service = defineService<NotificationDeps>({
     name: 'notification',
     version: '1.0.0',
     info: async ({ bus }) => ({ queues: { outbox: (await bus.stats()).outbox.backlog } }),
@@ -129,6 +130,9 @@ export function createNotificationService(
         });
       },
     });
+  // Read-only listings for operators and the chaos checker (platform/audit.ts).
+  for (const route of [deadLetterAuditRoute<NotificationDeps>()]) service.route(route);
+  return service;
 }
 
 /** The end user the request is made for; 401 when the service token carries none. */

@@ -255,7 +255,7 @@ describe('POST /orders and the order views', () => {
         415,
         'UNSUPPORTED_MEDIA_TYPE',
       ],
-      ['an order id that is not a UUID', '/orders/42', {}, 400, 'VALIDATION_FAILED'],
+      ['an order id that is not a UUID', '/orders/42', {}, 404, 'ORDER_NOT_FOUND'],
       [
         'reading without an end user',
         '/orders/00000000-0000-4000-8000-000000000000',

@@ -20,6 +20,7 @@ import { createSagaRunner, sagaMigrations } from '@flotilla/saga';
 import { defineService, type Service } from '@flotilla/service';
 import { z } from 'zod';
 import { openPlatform } from '../../platform/runtime.js';
+import { orderAuditRoutes } from './audit-routes.js';
 import type { OrderDb } from './db.js';
 import { fulfillmentSaga } from './fulfillment-saga.js';
 import { orderMigrations } from './migrations.js';
@@ -86,7 +87,7 @@ export function createOrderService(options: OrderServiceOptions = {}): Service<O
     // The saga step is the one retry loop for participants (durable, lease released while it
     // waits); a client retry inside each step attempt would multiply the attempts.
     upstreams: { inventory: { retry: false }, payment: { retry: false } },
-    routes: [...orderRoutes, ...sagaAdminRoutes()],
+    routes: [...orderRoutes, ...sagaAdminRoutes(), ...orderAuditRoutes],
     info: async ({ bus, runner }) => {
       const [stats, stuck] = await Promise.all([bus.stats(), runner.list({ state: 'stuck', limit: 1 })]);
       // Saga counts and latencies are in /metrics (flotilla_saga_*); here only what needs a hand.

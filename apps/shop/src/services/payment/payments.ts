@@ -56,9 +56,14 @@ async function callProvider<T>(work: () => Promise<T>): Promise<T> {
 export async function charge(
   deps: PaymentsDeps,
   request: ChargeRequest,
-  key: string,
+  givenKey: string,
   options: { readonly signal?: AbortSignal } = {},
 ): Promise<Captured> {
+  // Test only: FLOTILLA_TEST_BREAK_PAYMENT_DEDUP=1 builds a broken payment service that forgets
+  // every Idempotency-Key, so a retried charge takes the money again. The chaos checker's own
+  // test runs it to prove that the checker reports the duplicate payment.
+  const key =
+    process.env.FLOTILLA_TEST_BREAK_PAYMENT_DEDUP === '1' ? `${givenKey}#${randomUUID()}` : givenKey;
   const recorded = await recordedOutcome<Captured, PaymentDb>(deps.store.db, CHARGE, key, request);
   if (recorded !== undefined) return settle(recorded);
   const decision = await callProvider(() =>

@@ -31,6 +31,7 @@ import {
   RefundResponse,
 } from '../../contracts/payment-api.js';
 import { openPlatform } from '../../platform/runtime.js';
+import { paymentAuditRoutes } from './audit-routes.js';
 import type { PaymentDb } from './db.js';
 import { requireIdempotencyKey } from './idempotent-request.js';
 import { paymentMigrations } from './migrations.js';
@@ -69,7 +70,7 @@ const PaymentId = z.object({ id: z.string().min(1).max(100) });
 /** Builds the payment service's definition. */
 export function createPaymentService(options: PaymentServiceOptions = {}): Service<PaymentDeps> {
   const now = options.now ?? Date.now;
-  return defineService({
+  const service = defineService({
     name: 'payment',
     version: '1.0.0',
     config: paymentConfig,
@@ -119,6 +120,9 @@ export function createPaymentService(options: PaymentServiceOptions = {}): Servi
       response: PaymentList,
       handler: ({ query }, { deps, user }) => paymentsOfOrder(deps.store.db, query.orderId, user?.id),
     });
+  // Read-only listings for operators and the chaos checker (platform/audit.ts).
+  for (const route of paymentAuditRoutes()) service.route(route);
+  return service;
 }
 
 /** The payment service as `main.ts` runs it. */

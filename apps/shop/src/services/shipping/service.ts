@@ -17,6 +17,7 @@ import type { Store } from '@flotilla/store';
 import { z } from 'zod';
 import { OrderConfirmed } from '../../contracts/order-events.js';
 import { ShipmentPage, ShipmentQuery } from '../../contracts/shipping-api.js';
+import { deadLetterAuditRoute } from '../../platform/audit.js';
 import { openPlatform } from '../../platform/runtime.js';
 import { createShipment } from './create-shipment.js';
 import type { ShippingDb } from './db.js';
@@ -65,7 +66,7 @@ export interface ShippingServiceOptions {
 export function createShippingService(options: ShippingServiceOptions = {}): Service<ShippingDeps> {
   const clock = options.clock ?? systemClock;
   const now = options.now ?? Date.now;
-  return defineService<ShippingDeps, typeof ShippingConfig>({
+  const service = defineService<ShippingDeps, typeof ShippingConfig>({
     name: 'shipping',
     version: '1.0.0',
     config: ShippingConfig,
@@ -118,6 +119,9 @@ export function createShippingService(options: ShippingServiceOptions = {}): Ser
         cursor: query.cursor,
       }),
   });
+  // Read-only listings for operators and the chaos checker (platform/audit.ts).
+  for (const route of [deadLetterAuditRoute<ShippingDeps>()]) service.route(route);
+  return service;
 }
 
 /** The shipping service as `main.ts` runs it. */

@@ -1,0 +1,198 @@
+import { FlotillaError, hasFlotillaCode } from '@flotilla/resilience';
+
+/**
+ * The process faults the nemesis injects, through the supervisor:
+ * - `kill`: SIGKILL; the supervisor restarts the process with its backoff (`restart.initialDelayMs`, doubling).
+ * - `freeze`: SIGSTOP for `for`, then SIGCONT.
+ * - `stop`: a graceful stop (SIGTERM) for `for`, then a start.
+ */
+export type ProcessFaultKind = 'kill' | 'freeze' | 'stop';
+
+/** Every {@link ProcessFaultKind}. */
+export const PROCESS_FAULT_KINDS: readonly ProcessFaultKind[] = ['kill', 'freeze', 'stop'];
+
+/**
+ * Network faults of the issue's schedule language. They need a fault-injecting TCP proxy in
+ * front of every service, which `flotilla chaos` does not have yet: the parser recognises them
+ * and says so, instead of calling them unknown.
+ */
+export const NETWORK_FAULT_KINDS: readonly string[] = ['latency', 'bandwidth', 'reset', 'blackhole', 'error'];
+
+/** What a fault acts on: a random service, a named one, or one instance of it. */
+export type FaultTarget =
+  | { readonly kind: 'random' }
+  | { readonly kind: 'service'; readonly service: string; readonly instance?: number };
+
+/** One fault of a schedule, e.g. `freeze:inventory@every=15s,for=3s`. */
+export interface FaultSpec {
+  /** The text it was parsed from, for messages and the report. */
+  readonly text: string;
+  readonly kind: ProcessFaultKind;
+  readonly target: FaultTarget;
+  /** Mean time between two injections, in milliseconds. */
+  readonly everyMs: number;
+  /**
+   * Each interval is `everyMs` ± up to `jitterMs`, drawn from the seeded random numbers.
+   * @default everyMs / 2
+   */
+  readonly jitterMs: number;
+  /** How long a `freeze` or `stop` lasts, in milliseconds (0 for `kill`). */
+  readonly forMs: number;
+}
+
+/** Raised for a fault schedule that cannot be parsed; the message names the fault and the problem. */
+export class ChaosScheduleError extends FlotillaError {
+  override readonly name = 'ChaosScheduleError';
+  readonly retryable = false;
+
+  constructor(
+    message: string,
+    /** The fault's text the problem is in, when it is about one fault. */
+    readonly fault: string | undefined,
+  ) {
+    super('CHAOS_SCHEDULE_INVALID', message);
+  }
+}
+
+/** True when `err` is a {@link ChaosScheduleError} (from any copy of this package). */
+export function isChaosScheduleError(err: unknown): err is ChaosScheduleError {
+  return hasFlotillaCode(err, 'CHAOS_SCHEDULE_INVALID');
+}
+
+/**
+ * Parses a duration: `250ms`, `5s`, `1.5s`, `2m`. Returns milliseconds, or `undefined` when the
+ * text is not a duration.
+ */
+export function parseDuration(text: string): number | undefined {
+  const match = /^(\d+(?:\.\d+)?)(ms|s|m)$/.exec(text.trim());
+  if (match === null) return undefined;
+  const value = Number(match[1]);
+  const unit = match[2] === 'ms' ? 1 : match[2] === 's' ? 1000 : 60_000;
+  return Math.round(value * unit);
+}
+
+const PARAMS: Readonly<Record<ProcessFaultKind, readonly string[]>> = {
+  kill: ['every', 'jitter'],
+  freeze: ['every', 'jitter', 'for'],
+  stop: ['every', 'jitter', 'for'],
+};
+
+/**
+ * Parses a fault schedule: comma-separated faults `kind:target@param=value,param=value`, where a
+ * `name=value` item after a fault continues its parameters. Targets are `random`, a service
+ * name, or `service[N]` for one instance. Parameters: `every` (required), `jitter` (default
+ * half of `every`), `for` (required by `freeze` and `stop`).
+ *
+ * `services`, when given, are the system's service names: unknown targets are reported.
+ *
+ * @example
+ * parseFaultSchedule('kill:random@every=5s,freeze:inventory@every=15s,for=3s');
+ * // [{ kind: 'kill', target: { kind: 'random' }, everyMs: 5000, jitterMs: 2500, forMs: 0, … },
+ * //  { kind: 'freeze', target: { kind: 'service', service: 'inventory' }, everyMs: 15000, forMs: 3000, … }]
+ */
+export function parseFaultSchedule(schedule: string, services?: readonly string[]): FaultSpec[] {
+  const items = schedule
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
+  if (items.length === 0)
+    throw new ChaosScheduleError('the fault schedule is empty; e.g. kill:random@every=5s', undefined);
+  // Group items: one that is not a bare `name=value` starts a fault; the others continue it.
+  const groups: string[][] = [];
+  for (const item of items) {
+    const continues = /^[a-z]+=/.test(item) && !item.includes(':');
+    if (continues) {
+      const last = groups[groups.length - 1];
+      if (last === undefined)
+        throw new ChaosScheduleError(
+          `"${item}" is a parameter without a fault before it; write kind:target@${item}`,
+          item,
+        );
+      last.push(item);
+    } else groups.push([item]);
+  }
+  return groups.map((group) => parseFault(group, services));
+}
+
+function parseFault(group: readonly string[], services: readonly string[] | undefined): FaultSpec {
+  const text = group.join(',');
+  const fail = (message: string): never => {
+    throw new ChaosScheduleError(`fault "${text}": ${message}`, text);
+  };
+  const [head = '', ...more] = group;
+  const at = head.indexOf('@');
+  const spec = at < 0 ? head : head.slice(0, at);
+  const params = at < 0 ? more : [head.slice(at + 1), ...more];
+  const colon = spec.indexOf(':');
+  if (colon < 0) fail('expected kind:target, e.g. kill:random@every=5s');
+  const kindText = spec.slice(0, colon);
+  const targetText = spec.slice(colon + 1);
+  if (NETWORK_FAULT_KINDS.includes(kindText))
+    fail(
+      `network faults (${NETWORK_FAULT_KINDS.join(', ')}) need the fault-injecting proxy, which is not implemented yet; process faults are ${PROCESS_FAULT_KINDS.join(', ')}`,
+    );
+  if (!(PROCESS_FAULT_KINDS as readonly string[]).includes(kindText))
+    fail(`unknown fault "${kindText}" (faults: ${PROCESS_FAULT_KINDS.join(', ')})`);
+  const kind = kindText as ProcessFaultKind;
+  const target = parseTarget(targetText, services, fail);
+
+  const values = new Map<string, number>();
+  for (const param of params) {
+    const eq = param.indexOf('=');
+    if (eq < 0) fail(`parameter "${param}" must be name=value`);
+    const name = param.slice(0, eq);
+    const value = param.slice(eq + 1);
+    if (!PARAMS[kind].includes(name))
+      fail(`unknown parameter "${name}" for ${kind} (parameters: ${PARAMS[kind].join(', ')})`);
+    if (values.has(name)) fail(`parameter "${name}" is given twice`);
+    const ms = parseDuration(value);
+    if (ms === undefined) fail(`${name} must be a duration like 500ms, 5s or 1m, got "${value}"`);
+    values.set(name, ms as number);
+  }
+  const everyMs = values.get('every');
+  if (everyMs === undefined) return fail(`needs every=<duration>, e.g. ${kind}:${targetText}@every=5s`);
+  if (everyMs < 100) fail(`every must be at least 100ms, got ${everyMs}ms`);
+  const jitterMs = values.get('jitter') ?? Math.floor(everyMs / 2);
+  if (jitterMs >= everyMs) fail(`jitter must be less than every (${everyMs}ms), got ${jitterMs}ms`);
+  const forMs = values.get('for') ?? 0;
+  if (kind !== 'kill' && !values.has('for'))
+    fail(
+      `needs for=<duration>: how long the ${kind === 'freeze' ? 'process stays frozen' : 'service stays stopped'}`,
+    );
+  if (kind !== 'kill' && forMs < 1) fail('for must be longer than 0ms');
+  return { text, kind, target, everyMs, jitterMs, forMs };
+}
+
+function parseTarget(
+  text: string,
+  services: readonly string[] | undefined,
+  fail: (message: string) => never,
+): FaultTarget {
+  if (text === 'random') return { kind: 'random' };
+  const match = /^([a-z][a-z0-9-]*)(?:\[(\d+)\])?$/.exec(text);
+  if (match === null) return fail(`target must be random, a service name or service[N], got "${text}"`);
+  const service = match[1] as string;
+  if (services !== undefined && !services.includes(service))
+    fail(`unknown service "${service}" (services: ${services.join(', ')}, or random)`);
+  return match[2] === undefined
+    ? { kind: 'service', service }
+    : { kind: 'service', service, instance: Number(match[2]) };
+}
+
+/** A target as the report shows it: `random`, `payment`, `order[1]`. */
+export function formatTarget(target: FaultTarget): string {
+  if (target.kind === 'random') return 'random';
+  return target.instance === undefined ? target.service : `${target.service}[${target.instance}]`;
+}
+
+/** A small seeded generator of uniform numbers in [0, 1) (mulberry32): the same seed, the same run. */
+export function seededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}

@@ -1,0 +1,171 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { manualClock } from '@flotilla/resilience';
+import { parseFaultSchedule, seededRandom } from './chaos-schedule.js';
+import { ControlCommandError } from './errors.js';
+import { healSystem, runNemesis } from './nemesis.js';
+import type { InstanceState, InstanceStatus } from './supervisor-events.js';
+import type { ServiceAction } from './system-control.js';
+
+/** A fake supervisor: instances whose state follows the actions, and a log of the actions. */
+function fakeControl(instances: readonly [string, number][]) {
+  const states = new Map<string, InstanceState>(instances.map(([s, i]) => [`${s}[${i}]`, 'ready']));
+  const actions: string[] = [];
+  const status = (): InstanceStatus[] =>
+    instances.map(([service, instance]) => ({
+      service,
+      instance,
+      port: 1,
+      url: 'http://127.0.0.1:1',
+      pid: 1,
+      state: states.get(`${service}[${instance}]`) as InstanceState,
+      restarts: 0,
+      uptimeMs: 0,
+      critical: true,
+      lastExit: null,
+      gaveUp: false,
+    }));
+  const act = async (action: ServiceAction, service: string, options: { instance?: number } = {}) => {
+    const key = `${service}[${options.instance}]`;
+    const next: Partial<Record<ServiceAction, InstanceState>> = {
+      kill: 'ready',
+      freeze: 'frozen',
+      thaw: 'ready',
+      stop: 'stopped',
+      start: 'ready',
+    };
+    if (action === 'thaw' && states.get(key) !== 'frozen')
+      throw new ControlCommandError(`${key} is not frozen`, 'not-frozen');
+    actions.push(`${action} ${key}`);
+    states.set(key, next[action] as InstanceState);
+    return status().filter((s) => `${s.service}[${s.instance}]` === key);
+  };
+  return { status, act, actions, states };
+}
+
+describe('runNemesis', () => {
+  it('injects each fault on its own timeline and ends a freeze after `for`', async () => {
+    const clock = manualClock();
+    const control = fakeControl([
+      ['payment', 0],
+      ['inventory', 0],
+    ]);
+    const stop = new AbortController();
+    const done = runNemesis({
+      faults: parseFaultSchedule(
+        'kill:payment@every=1s,jitter=0ms,freeze:inventory@every=3s,jitter=0ms,for=500ms',
+      ),
+      control,
+      random: seededRandom(1),
+      clock,
+      signal: stop.signal,
+    });
+    await clock.advance(3_000);
+    // Two timers fall due at 3 s: their order between them is not part of the contract.
+    assert.deepEqual(control.actions.toSorted(), [
+      'freeze inventory[0]',
+      'kill payment[0]',
+      'kill payment[0]',
+      'kill payment[0]',
+    ]);
+    assert.equal(control.states.get('inventory[0]'), 'frozen');
+    await clock.advance(500);
+    assert.equal(control.states.get('inventory[0]'), 'ready');
+    stop.abort();
+    const records = await done;
+    assert.deepEqual(
+      records
+        .map((r) => [r.atMs, r.action, r.target, r.outcome])
+        .sort((a, b) => String(a).localeCompare(String(b))),
+      [
+        [1000, 'kill', 'payment[0]', 'applied'],
+        [2000, 'kill', 'payment[0]', 'applied'],
+        [3000, 'freeze', 'inventory[0]', 'applied'],
+        [3000, 'kill', 'payment[0]', 'applied'],
+        [3500, 'thaw', 'inventory[0]', 'applied'],
+      ],
+    );
+  });
+
+  it('thaws a frozen instance at once when it is told to stop', async () => {
+    const clock = manualClock();
+    const control = fakeControl([
+      ['order', 0],
+      ['order', 1],
+    ]);
+    const stop = new AbortController();
+    const done = runNemesis({
+      faults: parseFaultSchedule('freeze:order[1]@every=1s,jitter=0ms,for=1m'),
+      control,
+      random: seededRandom(1),
+      clock,
+      signal: stop.signal,
+    });
+    await clock.advance(1_000);
+    assert.equal(control.states.get('order[1]'), 'frozen');
+    stop.abort();
+    await done;
+    assert.deepEqual(control.actions, ['freeze order[1]', 'thaw order[1]']);
+  });
+
+  it('picks the same random targets and times for the same seed', async () => {
+    const run = async (seed: number): Promise<string[]> => {
+      const clock = manualClock();
+      const control = fakeControl([
+        ['a', 0],
+        ['b', 0],
+        ['c', 0],
+        ['c', 1],
+      ]);
+      const stop = new AbortController();
+      const done = runNemesis({
+        faults: parseFaultSchedule('kill:random@every=1s'),
+        control,
+        random: seededRandom(seed),
+        clock,
+        signal: stop.signal,
+      });
+      await clock.advance(20_000);
+      stop.abort();
+      return (await done).map((r) => `${r.atMs} ${r.target}`);
+    };
+    const first = await run(42);
+    assert.ok(first.length >= 13, first.join('\n'));
+    assert.deepEqual(await run(42), first);
+    assert.notDeepEqual(await run(43), first);
+  });
+
+  it('records a fault as skipped when no instance is running', async () => {
+    const clock = manualClock();
+    const control = fakeControl([['payment', 0]]);
+    control.states.set('payment[0]', 'crashed');
+    const stop = new AbortController();
+    const done = runNemesis({
+      faults: parseFaultSchedule('kill:payment@every=1s,jitter=0ms'),
+      control,
+      random: seededRandom(1),
+      clock,
+      signal: stop.signal,
+    });
+    await clock.advance(1_000);
+    stop.abort();
+    assert.deepEqual(
+      (await done).map((r) => [r.action, r.target, r.outcome, r.detail]),
+      [['kill', '-', 'skipped', 'no running instance fits the target']],
+    );
+  });
+});
+
+describe('healSystem', () => {
+  it('thaws frozen and starts stopped instances, then reports none left', async () => {
+    const control = fakeControl([
+      ['order', 0],
+      ['payment', 0],
+    ]);
+    control.states.set('order[0]', 'frozen');
+    control.states.set('payment[0]', 'stopped');
+    const notReady = await healSystem(control, { timeoutMs: 5_000 });
+    assert.deepEqual(notReady, []);
+    assert.deepEqual(control.actions.sort(), ['start payment[0]', 'thaw order[0]']);
+  });
+});
