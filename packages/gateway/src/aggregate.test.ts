@@ -369,6 +369,13 @@ describe('createAggregator: failures', () => {
       false,
     ],
     ['broken', { status: 500, body: errorBody('INTERNAL', 'boom', true) }, 502, 'BAD_GATEWAY', true],
+    [
+      'refused',
+      { status: 422, body: errorBody('ORDER_INVALID', 'not yours', false) },
+      422,
+      'ORDER_INVALID',
+      false,
+    ],
   ] as const) {
     it(`fails the request with ${status} when a required part is ${label}`, async () => {
       const clock = manualClock();

@@ -228,8 +228,22 @@ function failedRequired(
   result: Failure & { root?: Failure },
 ): AggregateResponse {
   const cause: Failure = result.status === 'skipped' ? (result.root ?? result) : result;
-  const status = cause.status === 'skipped' ? 502 : HTTP_STATUS[cause.status];
-  const code = cause.status === 'not_found' || status === 503 || status === 504 ? cause.code : 'BAD_GATEWAY';
+  // A client error of the upstream (400, 401, 403, 409, 422, 429, …) is the client's: passed on
+  // with its status and code, not turned into a gateway failure.
+  const clientError =
+    cause.status === 'error' &&
+    cause.upstreamStatus !== undefined &&
+    cause.upstreamStatus >= 400 &&
+    cause.upstreamStatus < 500;
+  const status = clientError
+    ? (cause.upstreamStatus as number)
+    : cause.status === 'skipped'
+      ? 502
+      : HTTP_STATUS[cause.status];
+  const code =
+    clientError || cause.status === 'not_found' || status === 503 || status === 504
+      ? cause.code
+      : 'BAD_GATEWAY';
   const retryable =
     status === 503 || status === 504 || (status === 502 && (cause.upstreamStatus ?? 0) >= 500);
   const verb = result.status === 'skipped' ? 'was skipped' : 'failed';
