@@ -14,6 +14,8 @@ import { topSelfTime } from './profile.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '..', '..', '..');
+/** The plain-JavaScript server scripts stay in src/ (tsc does not copy .mjs files into dist/). */
+const scripts = join(root, 'bench', 'src', 'gateway');
 /** Secrets of the benchmark's JWTs and service tokens (benchmark only). */
 const BENCH_JWT_SECRET = 'bench-jwt-secret-of-at-least-32-bytes!!';
 const BENCH_SERVICE_KEY = 'bench-service-key-of-at-least-32-bytes!!';
@@ -49,7 +51,7 @@ async function startNode(
   args: readonly string[],
   nodeFlags: readonly string[] = [],
 ): Promise<{ child: ChildProcess; port: number }> {
-  const child = spawn(process.execPath, [...nodeFlags, join(here, script), ...args], {
+  const child = spawn(process.execPath, [...nodeFlags, join(scripts, script), ...args], {
     stdio: ['ignore', 'pipe', 'inherit'],
     env: { ...process.env, BENCH_JWT_SECRET, BENCH_SERVICE_KEY },
   });
@@ -244,7 +246,7 @@ export async function benchGateway(options: GatewayBenchOptions = {}): Promise<v
     publish({
       name: 'gateway',
       title: 'API gateway: requests per second proxying a small JSON response',
-      command: `npm run bench -- gateway (benchGateway({ rounds: ${rounds}, durationS: ${durationS}, connections: ${connections}, threads: ${threads} }))`,
+      command: `npm run bench -- gateway --rounds ${rounds} --seconds ${durationS} (wrk -t${threads} -c${connections})`,
       header: [
         'server',
         'req/s',

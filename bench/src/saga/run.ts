@@ -147,7 +147,7 @@ export async function benchSaga({ rounds, sagas, pgUrl }: SagaBenchOptions): Pro
   publish({
     name: 'saga',
     title: 'Sagas: completed 4-step sagas/s (each step one insert through idempotent())',
-    command: `npm run bench -- saga --rounds ${rounds}`,
+    command: `npm run bench -- saga --rounds ${rounds} --sagas ${sagas}`,
     header: [
       'database',
       'variant',
