@@ -7,6 +7,7 @@ import { benchGateway } from './gateway/run.js';
 import { benchResilience } from './resilience/run.js';
 import { benchSaga } from './saga/run.js';
 import { benchService } from './service/run.js';
+import { benchShop } from './shop/run.js';
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
@@ -17,10 +18,14 @@ const { values, positionals } = parseArgs({
     events: { type: 'string', default: '10000' },
     'latency-seconds': { type: 'string', default: '4' },
     sagas: { type: 'string', default: '2000' },
+    orders: { type: 'string', default: '2000' },
+    concurrency: { type: 'string', default: '50' },
+    'no-profile': { type: 'boolean', default: false },
     'pg-url': {
       type: 'string',
       default: process.env.FLOTILLA_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres',
     },
+    'nats-url': { type: 'string', default: process.env.FLOTILLA_TEST_NATS_URL ?? 'nats://127.0.0.1:4222' },
   },
 });
 
@@ -45,6 +50,14 @@ const benches: Record<string, () => void | Promise<void>> = {
   saga: () =>
     benchSaga({ rounds: Math.min(rounds, 3), sagas: Number(values.sagas), pgUrl: values['pg-url'] }),
   gateway: () => benchGateway({ rounds: Math.min(rounds, 3), durationS: seconds }),
+  shop: () =>
+    benchShop({
+      orders: Number(values.orders),
+      concurrency: Number(values.concurrency),
+      profile: !values['no-profile'],
+      pgUrl: values['pg-url'],
+      natsUrl: values['nats-url'],
+    }),
 };
 
 const selected = positionals.length > 0 ? positionals : Object.keys(benches);

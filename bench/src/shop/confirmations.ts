@@ -1,5 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import { type Subscription, type Transport, transportFromUrl } from '@flotilla/events';
+import {
+  type Subscription,
+  type Transport,
+  type TransportFromUrlOptions,
+  transportFromUrl,
+} from '@flotilla/events';
 
 /** How an order ended, as the order service announced it. */
 export interface OrderOutcome {
@@ -33,8 +38,11 @@ const decoder = new TextDecoder();
  * `OrderConfirmed` and `OrderCancelled` events — one more subscriber beside shipping and
  * notification. An event that arrives before anyone waits for its order is kept.
  */
-export async function followOrders(transportUrl: string): Promise<Confirmations> {
-  const transport: Transport = await transportFromUrl(transportUrl);
+export async function followOrders(
+  transportUrl: string,
+  options: TransportFromUrlOptions = {},
+): Promise<Confirmations> {
+  const transport: Transport = await transportFromUrl(transportUrl, options);
   const outcomes = new Map<string, OrderOutcome>();
   const waiters = new Map<string, (outcome: OrderOutcome) => void>();
   let subscription: Subscription;

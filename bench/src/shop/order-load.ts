@@ -1,10 +1,20 @@
-import type { Pool } from 'undici';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Dispatcher, Pool } from 'undici';
 import { quantile } from '../lib/stats.js';
 import type { Confirmations } from './confirmations.js';
 import type { PlannedOrder } from './order-plan.js';
 
 /** How long an order may take to be confirmed or cancelled before it counts as an error. */
 const OUTCOME_TIMEOUT_MS = 60_000;
+
+/** Attempts of one POST before the order counts as an error (the shop's load scenario uses 8 too). */
+const MAX_ATTEMPTS = 8;
+/**
+ * Answers after which a client sends the same request again (same Idempotency-Key), backing off:
+ * v2 orders are idempotent, so any gateway refusal or timeout may be retried; a v1 order has no
+ * key, so only answers that say it was not taken (429, and 503 with an open circuit) are.
+ */
+const RETRYABLE = { v2: new Set([429, 502, 503, 504]), v1: new Set([429, 503]) } as const;
 
 /** What one load run measured. */
 export interface LoadResult {
@@ -17,6 +27,8 @@ export interface LoadResult {
   readonly errors: number;
   /** Counts by cancellation reason and by error. */
   readonly reasons: Readonly<Record<string, number>>;
+  /** Requests sent again after a retryable answer, by answer. */
+  readonly retries: Readonly<Record<string, number>>;
   /** Confirmed orders per second, from the first submit to the last confirmation. */
   readonly rate: number;
   /** Submit-to-confirmed (v2) or request (v1) latency of the confirmed orders, ms. */
@@ -63,8 +75,34 @@ export async function placeOrders(options: PlaceOrdersOptions): Promise<LoadResu
   const { pool, tokens, orders, api, runId } = options;
   const latencies: number[] = [];
   const reasons: Record<string, number> = {};
-  const count = (key: string): void => {
-    reasons[key] = (reasons[key] ?? 0) + 1;
+  const retries: Record<string, number> = {};
+  const count = (key: string, into = reasons): void => {
+    into[key] = (into[key] ?? 0) + 1;
+  };
+  const retryable = RETRYABLE[api.version];
+
+  /** POSTs the order, again on a retryable answer (or, for v2, a transport error). */
+  const send = async (index: number, order: PlannedOrder): Promise<Dispatcher.ResponseData> => {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const res = await pool.request({
+          path: api.version === 'v2' ? '/api/v2/orders' : '/api/v1/orders',
+          method: 'POST',
+          headers: {
+            authorization: `Bearer ${tokens[order.customer]}`,
+            'content-type': 'application/json',
+            'idempotency-key': `bench-${runId}-${index}`,
+          },
+          body: JSON.stringify({ items: order.items }),
+        });
+        if (!retryable.has(res.statusCode) || attempt >= MAX_ATTEMPTS) return res;
+        count(`${res.statusCode} ${await errorCode(res.body)}`, retries);
+      } catch (err) {
+        if (api.version === 'v1' || attempt >= MAX_ATTEMPTS) throw err;
+        count(err instanceof Error ? err.name : 'error', retries);
+      }
+      await sleep(Math.min(2_000, 50 * 2 ** attempt));
+    }
   };
   let confirmed = 0;
   let cancelled = 0;
@@ -76,16 +114,7 @@ export async function placeOrders(options: PlaceOrdersOptions): Promise<LoadResu
   const placeOne = async (index: number, order: PlannedOrder): Promise<void> => {
     const submitAt = Date.now();
     firstSubmit = Math.min(firstSubmit, submitAt);
-    const res = await pool.request({
-      path: api.version === 'v2' ? '/api/v2/orders' : '/api/v1/orders',
-      method: 'POST',
-      headers: {
-        authorization: `Bearer ${tokens[order.customer]}`,
-        'content-type': 'application/json',
-        'idempotency-key': `bench-${runId}-${index}`,
-      },
-      body: JSON.stringify({ items: order.items }),
-    });
+    const res = await send(index, order);
     if (api.version === 'v1') {
       if (res.statusCode === 201) {
         await res.body.dump();
@@ -140,6 +169,7 @@ export async function placeOrders(options: PlaceOrdersOptions): Promise<LoadResu
     cancelled,
     errors,
     reasons,
+    retries,
     rate: confirmed === 0 || !(elapsedMs > 0) ? 0 : (confirmed * 1000) / elapsedMs,
     p50Ms: quantile(latencies, 0.5),
     p99Ms: quantile(latencies, 0.99),

@@ -75,7 +75,10 @@ export async function stockedProducts(pool: Pool): Promise<StockedProduct[]> {
   const out: StockedProduct[] = [];
   for (const p of products) {
     if (AVOIDED_SKUS.has(p.sku) || p.priceMinor % 100 === 13) continue;
-    const stock = await getJson<{ available: number }>(pool, `/api/v2/inventory/${encodeURIComponent(p.sku)}`);
+    const stock = await getJson<{ available: number }>(
+      pool,
+      `/api/v2/inventory/${encodeURIComponent(p.sku)}`,
+    );
     if (stock.available > STOCK_MARGIN * 4) out.push({ ...p, available: stock.available });
   }
   if (out.length < 2) throw new Error(`the shop has only ${out.length} products in stock to order`);

@@ -1,8 +1,10 @@
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
-import { isAbsolute, join, resolve } from 'node:path';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
+import type { TransportFromUrlOptions } from '@flotilla/events';
 import { createTestDatabase, type TestDatabase } from '@flotilla/store/testing';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
@@ -49,14 +51,17 @@ export interface StartShopOptions {
 export interface ShopProcess {
   /** `order` or `order[1]`. */
   readonly label: string;
+  readonly service: string;
+  /** 0, 1, … */
+  readonly instance: number;
   readonly pid: number;
 }
 
 /** A shop started for one measurement, on free ports and in a data directory of its own. */
 export interface BenchShop {
   readonly gatewayUrl: string;
-  /** The event transport the services use (`embedded:<dataDir>/bus.db` or the NATS URL). */
-  readonly transportUrl: string;
+  /** The event transport the services use: `embedded:<dataDir>/bus.db`, or NATS with the run's stream. */
+  readonly transport: { readonly url: string; readonly options: TransportFromUrlOptions };
   readonly running: RunningSystem;
   /** Its service processes, in start order. */
   processes(): ShopProcess[];
@@ -133,19 +138,62 @@ async function withFreePorts(
   return { ...definition, services, ...(profiles === undefined ? {} : { profiles }) };
 }
 
-/** Whether NATS JetStream answers at `url`: `undefined` when it does, else why not. */
-export async function natsProblem(url: string): Promise<string | undefined> {
+/** The JetStream stream and subjects a distributed run uses. */
+interface NatsNames {
+  readonly stream: string;
+  readonly subjectPrefix: string;
+  /** Variables that give the services these names; empty when the shop uses its fixed ones. */
+  readonly env: Readonly<Record<string, string>>;
+}
+
+/**
+ * Whether the built shop reads `FLOTILLA_NATS_STREAM` / `FLOTILLA_NATS_SUBJECT_PREFIX` (its
+ * platform runtime passes them to the NATS transport). Read from the build the benchmark runs,
+ * since a shop that ignored them would put its events on the fixed stream while the benchmark
+ * listened on another.
+ */
+function shopHonoursStreamVariables(systemFile: string): boolean {
+  try {
+    return readFileSync(join(dirname(systemFile), 'dist', 'platform', 'runtime.js'), 'utf8').includes(
+      'FLOTILLA_NATS_STREAM',
+    );
+  } catch {
+    return false;
+  }
+}
+
+function natsNames(systemFile: string): NatsNames {
+  if (!shopHonoursStreamVariables(systemFile))
+    return { stream: SHOP_STREAM, subjectPrefix: 'flotilla.events', env: {} };
+  const id = randomBytes(4).toString('hex');
+  const stream = `BENCH_SHOP_${id}`;
+  const subjectPrefix = `bench_shop.${id}`;
+  return {
+    stream,
+    subjectPrefix,
+    env: { FLOTILLA_NATS_STREAM: stream, FLOTILLA_NATS_SUBJECT_PREFIX: subjectPrefix },
+  };
+}
+
+/**
+ * Why the distributed profile cannot run on NATS at `url`, or `undefined` when it can: the server
+ * must answer with JetStream, and — when the shop cannot be given a stream of its own — its
+ * fixed stream must not exist (another distributed shop, running or stopped, would share its
+ * events and consumer groups with the benchmark's).
+ */
+export async function natsProblem(url: string, systemFile: string): Promise<string | undefined> {
   try {
     const nc = await connect({ servers: url, timeout: 2000, maxReconnectAttempts: 0 });
     try {
       const jsm = await jetstreamManager(nc);
       await jsm.getAccountInfo();
+      if (shopHonoursStreamVariables(systemFile)) return undefined;
       const existing = await jsm.streams.info(SHOP_STREAM).then(
         () => true,
         () => false,
       );
       if (existing)
-        return `stream ${SHOP_STREAM} already exists on ${url} (another distributed shop, running or stopped, owns its events and consumers; the shop's stream name is fixed, so a run beside it would share them)`;
+        return `stream ${SHOP_STREAM} already exists on ${url}, and this build of the shop has no setting for another one: a run would share events and consumer groups with the distributed shop that owns it`;
       return undefined;
     } finally {
       await nc.close();
@@ -155,10 +203,27 @@ export async function natsProblem(url: string): Promise<string | undefined> {
   }
 }
 
-async function deleteStream(url: string): Promise<void> {
+/** Throws unless `stream` exists: the services were given it and must have created it on start. */
+async function expectStream(url: string, stream: string): Promise<void> {
   const nc = await connect({ servers: url, timeout: 2000, maxReconnectAttempts: 0 });
   try {
-    await (await jetstreamManager(nc)).streams.delete(SHOP_STREAM).catch(() => false);
+    const made = await (await jetstreamManager(nc)).streams.info(stream).then(
+      () => true,
+      () => false,
+    );
+    if (!made)
+      throw new Error(
+        `the shop's services did not create stream ${stream}: they ignore FLOTILLA_NATS_STREAM`,
+      );
+  } finally {
+    await nc.close();
+  }
+}
+
+async function deleteStream(url: string, stream: string): Promise<void> {
+  const nc = await connect({ servers: url, timeout: 2000, maxReconnectAttempts: 0 });
+  try {
+    await (await jetstreamManager(nc)).streams.delete(stream).catch(() => false);
   } finally {
     await nc.close();
   }
@@ -176,11 +241,11 @@ export async function startShop(options: StartShopOptions): Promise<BenchShop> {
   const dataDir = mkdtempSync(join(tmpdir(), 'flotilla-bench-shop-'));
   const databases: TestDatabase[] = [];
   const tail: string[] = [];
-  let createdStream = false;
+  let nats: NatsNames | undefined;
   const cleanup = async (): Promise<void> => {
     for (const d of databases) await d.drop().catch(() => {});
-    if (createdStream && options.distributed !== undefined)
-      await deleteStream(options.distributed.natsUrl).catch(() => {});
+    if (nats !== undefined && options.distributed !== undefined)
+      await deleteStream(options.distributed.natsUrl, nats.stream).catch(() => {});
     rmSync(dataDir, { recursive: true, force: true });
   };
   try {
@@ -201,9 +266,10 @@ export async function startShop(options: StartShopOptions): Promise<BenchShop> {
         return { ...s, entry: options.profile.wrapper, env };
       }),
     };
-    let transportUrl = `embedded:${join(dataDir, 'bus.db')}`;
+    let transport: BenchShop['transport'] = { url: `embedded:${join(dataDir, 'bus.db')}`, options: {} };
     if (options.distributed !== undefined && profile !== undefined) {
       const { pgUrl, natsUrl } = options.distributed;
+      nats = natsNames(options.systemFile);
       const base = definition.profiles?.[profile];
       if (base === undefined) throw new Error(`the shop has no "${profile}" profile`);
       const services: Record<string, ServiceOverride> = {};
@@ -211,7 +277,10 @@ export async function startShop(options: StartShopOptions): Promise<BenchShop> {
         const env: Record<string, string | number | boolean> = { ...o.env };
         for (const key of Object.keys(env))
           if (key.startsWith('FLOTILLA_DATABASE_URL_')) {
-            const db = await createTestDatabase({ prefix: `bench_shop_${name.replace(/\W/g, '_')}`, url: pgUrl });
+            const db = await createTestDatabase({
+              prefix: `bench_shop_${name.replace(/\W/g, '_')}`,
+              url: pgUrl,
+            });
             databases.push(db);
             env[key] = db.url;
           }
@@ -221,11 +290,13 @@ export async function startShop(options: StartShopOptions): Promise<BenchShop> {
         ...definition,
         profiles: {
           ...definition.profiles,
-          [profile]: { ...base, env: { ...base.env, FLOTILLA_TRANSPORT: natsUrl }, services },
+          [profile]: { ...base, env: { ...base.env, FLOTILLA_TRANSPORT: natsUrl, ...nats.env }, services },
         },
       };
-      transportUrl = natsUrl;
-      createdStream = true;
+      transport = {
+        url: natsUrl,
+        options: { nats: { stream: nats.stream, subjectPrefix: nats.subjectPrefix } },
+      };
     }
     // The services inherit this process's environment minus anything that would point them
     // at another system's databases, transport or data.
@@ -245,11 +316,19 @@ export async function startShop(options: StartShopOptions): Promise<BenchShop> {
         if (tail.length > 200) tail.splice(0, tail.length - 200);
       },
     });
-    const gateway = running.services.find((s) => s.service === (system.gateway ?? 'gateway'));
-    if (gateway === undefined) throw new Error('the shop has no gateway service');
+    let gateway: RunningSystem['services'][number] | undefined;
+    try {
+      if (nats !== undefined && options.distributed !== undefined && Object.keys(nats.env).length > 0)
+        await expectStream(options.distributed.natsUrl, nats.stream);
+      gateway = running.services.find((s) => s.service === (system.gateway ?? 'gateway'));
+      if (gateway === undefined) throw new Error('the shop has no gateway service');
+    } catch (err) {
+      await running.stop();
+      throw err;
+    }
     return {
       gatewayUrl: gateway.url,
-      transportUrl,
+      transport,
       running,
       processes: () =>
         running.services.flatMap((s) =>
@@ -261,6 +340,8 @@ export async function startShop(options: StartShopOptions): Promise<BenchShop> {
                     running.plan.services.find((p) => p.name === s.service)!.instances.length > 1
                       ? `${s.service}[${s.instance}]`
                       : s.service,
+                  service: s.service,
+                  instance: s.instance,
                   pid: s.pid,
                 },
               ],
@@ -276,7 +357,8 @@ export async function startShop(options: StartShopOptions): Promise<BenchShop> {
     };
   } catch (err) {
     await cleanup();
-    if (tail.length > 0) process.stderr.write(`shop: last lines before the failure:\n${tail.slice(-40).join('\n')}\n`);
+    if (tail.length > 0)
+      process.stderr.write(`shop: last lines before the failure:\n${tail.slice(-40).join('\n')}\n`);
     throw err;
   }
 }
