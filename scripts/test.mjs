@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Runs the test files (`*.test.ts`) of the given folders or files — every workspace when none is given —
+// Runs the test files (`*.test.ts`) of the given folders or files — every workspace and deploy/ when none is given —
 // with Node's built-in test runner, TypeScript loaded through tsx, and workspace packages
 // resolved to their sources through the `source` export condition (no build needed).
 import { spawn } from 'node:child_process';
@@ -23,7 +23,9 @@ function collect(dir, out) {
 
 const args = process.argv.slice(2);
 const dirs =
-  args.length > 0 ? args.map((a) => resolve(a)) : ['packages', 'apps', 'bench'].map((d) => join(root, d));
+  args.length > 0
+    ? args.map((a) => resolve(a))
+    : ['packages', 'apps', 'bench', 'deploy'].map((d) => join(root, d));
 const files = dirs.flatMap((d) => (statSync(d).isDirectory() ? collect(d, []) : [d])).sort();
 if (files.length === 0) {
   console.error(`no test files under ${dirs.map((d) => relative(root, d) || '.').join(', ')}`);

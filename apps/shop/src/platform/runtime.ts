@@ -34,15 +34,23 @@ export function transportUrl(env: Readonly<Record<string, string | undefined>>):
 /**
  * Settings of the transport that a URL cannot carry: on NATS, `FLOTILLA_NATS_STREAM` and
  * `FLOTILLA_NATS_SUBJECT_PREFIX` give a system a stream and subjects of its own (so two systems,
- * e.g. test runs, on one server never see each other's events); unset, the transport's defaults.
+ * e.g. test runs, on one server never see each other's events), and `FLOTILLA_NATS_REPLICAS`
+ * (1 to 5) the stream's replicas on a NATS cluster; unset, the transport's defaults.
  */
 export function transportOptions(env: Readonly<Record<string, string | undefined>>): TransportFromUrlOptions {
   const stream = env.FLOTILLA_NATS_STREAM;
   const subjectPrefix = env.FLOTILLA_NATS_SUBJECT_PREFIX;
+  const replicasText = env.FLOTILLA_NATS_REPLICAS;
+  const replicas = replicasText === undefined || replicasText === '' ? undefined : Number(replicasText);
+  if (replicas !== undefined && !(Number.isInteger(replicas) && replicas >= 1 && replicas <= 5))
+    throw new RangeError(
+      `FLOTILLA_NATS_REPLICAS must be an integer from 1 to 5, got ${JSON.stringify(replicasText)}`,
+    );
   return {
     nats: {
       ...(stream === undefined || stream === '' ? {} : { stream }),
       ...(subjectPrefix === undefined || subjectPrefix === '' ? {} : { subjectPrefix }),
+      ...(replicas === undefined ? {} : { replicas }),
     },
   };
 }
