@@ -20,6 +20,10 @@ export {
 } from './chaos-schedule.js';
 export { formatChaosSummary } from './chaos-summary.js';
 export { type ControlClient, connectControl, type ServicesResponse } from './control-client.js';
+export type { Evidence, Finding, Severity } from './doctor/finding.js';
+export { formatDoctorReport } from './doctor/format-report.js';
+export { type DoctorOptions, type DoctorReport, runDoctor } from './doctor/run-doctor.js';
+export { parseTraces, type TraceSpan, type TraceSpanKind } from './doctor/trace-file.js';
 export {
   ControlApiError,
   ControlCommandError,

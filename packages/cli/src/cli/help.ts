@@ -95,6 +95,23 @@ Options:
       --free-ports          run a copy on free ports with a temporary data directory
       --logs                print the services' output on standard error
   -h, --help                show this help`,
+  doctor: `Usage: flotilla doctor [system-file] [options]
+
+Reads the system file, every service's source, the gateway configuration and, optionally,
+recorded traces, and reports the signs of a distributed monolith: shared databases, HTTP calls
+outside ServiceClient, saga steps that cannot be undone, dependency and event cycles, retry
+amplification, long synchronous chains, chatty calls, readiness fan-in, shared domain modules.
+Starts nothing. Findings are grouped by severity (error, warn, info); see docs/doctor.md.
+
+Options:
+  -f, --file <path>            the system file
+  -t, --traces <file>          recorded spans (a JSON array, or { "spans": [...] } from /internal/spans)
+      --chatty <n>             calls from one service to another within one request above which
+                               it is chatty (default 5)
+      --max-retry-factor <n>   attempts multiplied along one path above which it warns (default 10)
+      --fail-on <severity>     exit 1 when a finding is at least this bad: warn or error (default error)
+      --json                   print the findings as JSON
+  -h, --help                   show this help`,
 };
 
 /** The overview `flotilla --help` prints. */
@@ -111,9 +128,10 @@ Commands:
   reset [system-file]     delete the data directory (not while up runs)
   load [system-file]      run the system's load scenario against its gateway
   chaos [system-file]     inject faults under load, then check the system's invariants
+  doctor [system-file]    find the signs of a distributed monolith in the system's code and traces
 
 The system file defaults to $FLOTILLA_SYSTEM, else flotilla.system.{ts,mts,js,mjs,json} in the
-current directory; commands other than up/status/reset/load/chaos take it with -f.
+current directory; commands other than up/status/reset/load/chaos/doctor take it with -f.
 
 Run flotilla help <command> (or flotilla <command> --help) for a command's options.
 Exit codes: 0 success, 1 failure, 2 usage error.`;

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { flotillaCode } from '@flotilla/resilience';
+import { doctorCommand } from '../doctor/doctor-command.js';
 import { type CommandIO, isUsageError } from './args.js';
 import { chaosCommand } from './chaos-command.js';
 import { controlCommand } from './control-command.js';
@@ -18,6 +19,7 @@ const COMMANDS: Readonly<Record<string, (args: readonly string[], io: CommandIO)
   reset: resetCommand,
   load: loadCommand,
   chaos: chaosCommand,
+  doctor: doctorCommand,
 };
 
 /**
