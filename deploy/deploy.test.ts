@@ -47,7 +47,11 @@ describe('the code facts the checks rely on', () => {
       '/health/ready',
       '/health/startup',
     ]);
-    assert.deepEqual([...servedHealthPaths(gatewayName)].sort(), ['/health/live', '/health/ready']);
+    assert.deepEqual([...servedHealthPaths(gatewayName)].sort(), [
+      '/health/live',
+      '/health/ready',
+      '/health/startup',
+    ]);
   });
 
   it('derives the HTTP call graph from the gateway routes and the services clients', () => {
@@ -85,14 +89,14 @@ describe('kubernetes manifests', () => {
     ]);
   });
 
-  it('reports a gateway startup probe on /health/startup, which the gateway does not serve', () => {
+  it('reports a gateway startup probe on a path the gateway does not serve', () => {
     const broken = mutated('Deployment', gatewayName, (d) => {
       const template = d.spec.template as {
         spec: { containers: { startupProbe: { httpGet: { path: string } } }[] };
       };
       const container = template.spec.containers[0];
       assert.ok(container);
-      container.startupProbe.httpGet.path = '/health/startup';
+      container.startupProbe.httpGet.path = '/health/started';
     });
     assert.equal(checkDeployments(broken).length, 1);
   });

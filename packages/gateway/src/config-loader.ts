@@ -258,7 +258,7 @@ function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {
 }
 
 /** Paths the gateway answers itself; a route cannot take them. */
-const RESERVED = ['/__admin', '/metrics', '/health/live', '/health/ready'];
+const RESERVED = ['/__admin', '/metrics', '/health/live', '/health/ready', '/health/startup'];
 
 function semanticIssues(
   config: GatewayConfig,

@@ -80,6 +80,9 @@ describe('edge features', () => {
     const ready = await request(`${gw.url}/health/ready`);
     assert.equal(ready.statusCode, 200);
     assert.equal(((await ready.body.json()) as { status: string }).status, 'ready');
+    const startup = await request(`${gw.url}/health/startup`);
+    assert.equal(startup.statusCode, 200);
+    assert.equal(((await startup.body.json()) as { status: string }).status, 'started');
     const hit = await request(`${gw.url}/items/2`);
     await hit.body.dump();
     const text = await (await request(`${gw.url}/metrics`)).body.text();

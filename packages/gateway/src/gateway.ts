@@ -298,6 +298,12 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
         json(res, 200, { status: 'live' });
         return;
       }
+      if (path === '/health/startup') {
+        // Once started, started: a reload or a drain is for readiness to report.
+        const started = listening && current !== undefined;
+        json(res, started ? 200 : 503, { status: started ? 'started' : 'starting' });
+        return;
+      }
       if (path === '/health/ready') {
         const ready = listening && !closing && current !== undefined;
         json(res, ready ? 200 : 503, {
