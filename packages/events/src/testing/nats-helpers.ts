@@ -24,7 +24,12 @@ export async function requireNats(url: string = testNatsUrl()): Promise<string |
   if (probe === undefined) {
     probe = (async () => {
       try {
-        const nc = await connect({ servers: url, timeout: 2000, maxReconnectAttempts: 0 });
+        // Under CI (where an absent server fails the run) a loaded machine gets more time.
+        const nc = await connect({
+          servers: url,
+          timeout: process.env.CI ? 10_000 : 2000,
+          maxReconnectAttempts: 0,
+        });
         try {
           await (await jetstreamManager(nc)).getAccountInfo();
         } finally {
