@@ -1,6 +1,12 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { isChaosScheduleError, parseDuration, parseFaultSchedule, seededRandom } from './chaos-schedule.js';
+import {
+  isChaosScheduleError,
+  isNetworkFault,
+  parseDuration,
+  parseFaultSchedule,
+  seededRandom,
+} from './chaos-schedule.js';
 
 const SERVICES = ['order', 'payment', 'inventory'];
 
@@ -68,7 +74,7 @@ describe('parseFaultSchedule', () => {
     assert.equal(errorOf(''), 'the fault schedule is empty; e.g. kill:random@every=5s');
     assert.equal(
       errorOf('frezee:order@every=5s'),
-      'fault "frezee:order@every=5s": unknown fault "frezee" (faults: kill, freeze, stop)',
+      'fault "frezee:order@every=5s": unknown fault "frezee" (faults: kill, freeze, stop, latency, bandwidth, reset, blackhole, errors)',
     );
     assert.equal(
       errorOf('kill:paymnt@every=5s'),
@@ -100,10 +106,128 @@ describe('parseFaultSchedule', () => {
     );
   });
 
-  it('recognises network faults and says they are not available yet', () => {
-    assert.match(
-      errorOf('latency:payment=200ms'),
-      /network faults .* need the fault-injecting proxy, which is not implemented yet/,
+  it('parses network faults with their values, windows and whole-run form', () => {
+    const faults = parseFaultSchedule(
+      'latency:payment=200ms±100ms@every=10s,for=5s,reset:inventory@p=0.05,blackhole:payment@every=20s,for=3s,' +
+        'errors:inventory=0.2@every=15s,for=5s,bandwidth:order=10kb,reset:order[1]@every=4s,latency:order=50ms+-10ms',
+      SERVICES,
+    );
+    assert.deepEqual(
+      faults.map((f) => ({
+        kind: f.kind,
+        target: f.target,
+        everyMs: f.everyMs,
+        forMs: f.forMs,
+        proxy: 'proxy' in f ? f.proxy : null,
+      })),
+      [
+        {
+          kind: 'latency',
+          target: { kind: 'service', service: 'payment' },
+          everyMs: 10_000,
+          forMs: 5000,
+          proxy: { latencyMs: 200, jitterMs: 100 },
+        },
+        {
+          kind: 'reset',
+          target: { kind: 'service', service: 'inventory' },
+          everyMs: 0,
+          forMs: 0,
+          proxy: { resetProbability: 0.05 },
+        },
+        {
+          kind: 'blackhole',
+          target: { kind: 'service', service: 'payment' },
+          everyMs: 20_000,
+          forMs: 3000,
+          proxy: { blackhole: true },
+        },
+        {
+          kind: 'errors',
+          target: { kind: 'service', service: 'inventory' },
+          everyMs: 15_000,
+          forMs: 5000,
+          proxy: { errorRate: 0.2 },
+        },
+        {
+          kind: 'bandwidth',
+          target: { kind: 'service', service: 'order' },
+          everyMs: 0,
+          forMs: 0,
+          proxy: { bandwidthBytesPerSecond: 10_000 },
+        },
+        {
+          kind: 'reset',
+          target: { kind: 'service', service: 'order', instance: 1 },
+          everyMs: 4000,
+          forMs: 0,
+          proxy: {},
+        },
+        {
+          kind: 'latency',
+          target: { kind: 'service', service: 'order' },
+          everyMs: 0,
+          forMs: 0,
+          proxy: { latencyMs: 50, jitterMs: 10 },
+        },
+      ],
+    );
+    assert.ok(faults.every(isNetworkFault));
+    assert.deepEqual(parseFaultSchedule('reset:payment@every=10s,for=2s', SERVICES)[0], {
+      text: 'reset:payment@every=10s,for=2s',
+      kind: 'reset',
+      target: { kind: 'service', service: 'payment' },
+      everyMs: 10_000,
+      jitterMs: 5000,
+      forMs: 2000,
+      proxy: { resetProbability: 1 },
+    });
+  });
+
+  it('names the network fault and the problem in every error', () => {
+    assert.equal(
+      errorOf('latency:payment@every=5s,for=1s'),
+      'fault "latency:payment@every=5s,for=1s": needs a value: latency:payment=<latency>[±<jitter>], e.g. 200ms±100ms',
+    );
+    assert.equal(
+      errorOf('latency:payment=fast'),
+      'fault "latency:payment=fast": latency must be <latency>[±<jitter>], e.g. 200ms±100ms, got "fast"',
+    );
+    assert.equal(
+      errorOf('errors:payment=1.5'),
+      'fault "errors:payment=1.5": errors must be <share of new connections> in (0, 1], e.g. 0.2, got "1.5"',
+    );
+    assert.equal(
+      errorOf('bandwidth:order=10kbps'),
+      'fault "bandwidth:order=10kbps": bandwidth must be <bytes per second> in b, kb or mb, e.g. 10kb (at least 1b), got "10kbps"',
+    );
+    assert.equal(
+      errorOf('blackhole:order=1@every=5s,for=1s'),
+      'fault "blackhole:order=1@every=5s,for=1s": blackhole takes no value, got "=1"',
+    );
+    assert.equal(
+      errorOf('reset:order'),
+      'fault "reset:order": needs p=<probability> (new connections reset for the whole run) or every=<duration> (current connections reset)',
+    );
+    assert.equal(
+      errorOf('reset:order@p=0'),
+      'fault "reset:order@p=0": p must be a probability in (0, 1], got "0"',
+    );
+    assert.equal(
+      errorOf('reset:order@p=0.5,every=5s'),
+      'fault "reset:order@p=0.5,every=5s": p with every needs for=<duration>: how long new connections are reset',
+    );
+    assert.equal(
+      errorOf('blackhole:payment@every=20s'),
+      'fault "blackhole:payment@every=20s": needs for=<duration> with every: how long each blackhole lasts',
+    );
+    assert.equal(
+      errorOf('latency:payment=1s@for=2s'),
+      'fault "latency:payment=1s@for=2s": for needs every=<duration>; without every the fault holds for the whole run',
+    );
+    assert.equal(
+      errorOf('latency:payment=1s@p=0.5'),
+      'fault "latency:payment=1s@p=0.5": unknown parameter "p" for latency (parameters: every, jitter, for)',
     );
   });
 });

@@ -1,4 +1,5 @@
 import { FlotillaError, hasFlotillaCode } from '@flotilla/resilience';
+import type { ProxyFaults } from './fault-proxy.js';
 
 /**
  * The process faults the nemesis injects, through the supervisor:
@@ -12,19 +13,32 @@ export type ProcessFaultKind = 'kill' | 'freeze' | 'stop';
 export const PROCESS_FAULT_KINDS: readonly ProcessFaultKind[] = ['kill', 'freeze', 'stop'];
 
 /**
- * Network faults of the issue's schedule language. They need a fault-injecting TCP proxy in
- * front of every service, which `flotilla chaos` does not have yet: the parser recognises them
- * and says so, instead of calling them unknown.
+ * The network faults, applied by a fault-injecting TCP proxy `flotilla chaos` puts in front of
+ * every instance (see `fault-proxy.ts`), so they act on calls between services:
+ * - `latency`: every chunk, each direction, delayed by `<latency>±<jitter>`.
+ * - `bandwidth`: each connection carries at most `<rate>` per direction.
+ * - `reset`: new connections reset at probability `p`, or every current connection at once.
+ * - `blackhole`: connections accepted, never forwarded nor answered.
+ * - `errors`: a share of new connections answered 503 instead of forwarded.
  */
-export const NETWORK_FAULT_KINDS: readonly string[] = ['latency', 'bandwidth', 'reset', 'blackhole', 'error'];
+export type NetworkFaultKind = 'latency' | 'bandwidth' | 'reset' | 'blackhole' | 'errors';
+
+/** Every {@link NetworkFaultKind}. */
+export const NETWORK_FAULT_KINDS: readonly NetworkFaultKind[] = [
+  'latency',
+  'bandwidth',
+  'reset',
+  'blackhole',
+  'errors',
+];
 
 /** What a fault acts on: a random service, a named one, or one instance of it. */
 export type FaultTarget =
   | { readonly kind: 'random' }
   | { readonly kind: 'service'; readonly service: string; readonly instance?: number };
 
-/** One fault of a schedule, e.g. `freeze:inventory@every=15s,for=3s`. */
-export interface FaultSpec {
+/** One process fault of a schedule, e.g. `freeze:inventory@every=15s,for=3s`. */
+export interface ProcessFaultSpec {
   /** The text it was parsed from, for messages and the report. */
   readonly text: string;
   readonly kind: ProcessFaultKind;
@@ -38,6 +52,30 @@ export interface FaultSpec {
   readonly jitterMs: number;
   /** How long a `freeze` or `stop` lasts, in milliseconds (0 for `kill`). */
   readonly forMs: number;
+}
+
+/** One network fault of a schedule, e.g. `latency:payment=200ms±100ms@every=10s,for=5s`. */
+export interface NetworkFaultSpec {
+  /** The text it was parsed from, for messages and the report. */
+  readonly text: string;
+  readonly kind: NetworkFaultKind;
+  readonly target: FaultTarget;
+  /** Mean time between two injections, in milliseconds; 0 when the fault holds for the whole run. */
+  readonly everyMs: number;
+  /** Each interval is `everyMs` ± up to `jitterMs`. @default everyMs / 2 */
+  readonly jitterMs: number;
+  /** How long each injection lasts, in milliseconds; 0 for the whole run, or for a `reset` of the current connections. */
+  readonly forMs: number;
+  /** What the target's proxies apply while the fault holds (empty for a `reset` of the current connections). */
+  readonly proxy: Partial<ProxyFaults>;
+}
+
+/** One fault of a schedule. */
+export type FaultSpec = ProcessFaultSpec | NetworkFaultSpec;
+
+/** True when `fault` is a network fault (acts through the proxies rather than the supervisor). */
+export function isNetworkFault(fault: FaultSpec): fault is NetworkFaultSpec {
+  return (NETWORK_FAULT_KINDS as readonly string[]).includes(fault.kind);
 }
 
 /** Raised for a fault schedule that cannot be parsed; the message names the fault and the problem. */
@@ -83,6 +121,11 @@ const PARAMS: Readonly<Record<ProcessFaultKind, readonly string[]>> = {
  * name, or `service[N]` for one instance. Parameters: `every` (required), `jitter` (default
  * half of `every`), `for` (required by `freeze` and `stop`).
  *
+ * Network faults take a value after the target (`latency:payment=200ms±100ms`,
+ * `bandwidth:order=10kb`, `errors:inventory=0.2`; none for `reset` and `blackhole`). Without
+ * `every` they hold for the whole run; with `every` each injection lasts `for`. `reset` takes
+ * `p=<probability>` (new connections), or `every` alone to reset the current connections.
+ *
  * `services`, when given, are the system's service names: unknown targets are reported.
  *
  * @example
@@ -127,12 +170,12 @@ function parseFault(group: readonly string[], services: readonly string[] | unde
   if (colon < 0) fail('expected kind:target, e.g. kill:random@every=5s');
   const kindText = spec.slice(0, colon);
   const targetText = spec.slice(colon + 1);
-  if (NETWORK_FAULT_KINDS.includes(kindText))
-    fail(
-      `network faults (${NETWORK_FAULT_KINDS.join(', ')}) need the fault-injecting proxy, which is not implemented yet; process faults are ${PROCESS_FAULT_KINDS.join(', ')}`,
-    );
+  if ((NETWORK_FAULT_KINDS as readonly string[]).includes(kindText))
+    return parseNetworkFault(text, kindText as NetworkFaultKind, targetText, params, services, fail);
   if (!(PROCESS_FAULT_KINDS as readonly string[]).includes(kindText))
-    fail(`unknown fault "${kindText}" (faults: ${PROCESS_FAULT_KINDS.join(', ')})`);
+    fail(
+      `unknown fault "${kindText}" (faults: ${[...PROCESS_FAULT_KINDS, ...NETWORK_FAULT_KINDS].join(', ')})`,
+    );
   const kind = kindText as ProcessFaultKind;
   const target = parseTarget(targetText, services, fail);
 
@@ -161,6 +204,123 @@ function parseFault(group: readonly string[], services: readonly string[] | unde
     );
   if (kind !== 'kill' && forMs < 1) fail('for must be longer than 0ms');
   return { text, kind, target, everyMs, jitterMs, forMs };
+}
+
+/** What each network fault's `=value` means, for messages; `undefined` when it takes none. */
+const NETWORK_VALUES: Readonly<Record<NetworkFaultKind, string | undefined>> = {
+  latency: '<latency>[±<jitter>], e.g. 200ms±100ms',
+  bandwidth: '<bytes per second> in b, kb or mb, e.g. 10kb',
+  reset: undefined,
+  blackhole: undefined,
+  errors: '<share of new connections> in (0, 1], e.g. 0.2',
+};
+
+function parseNetworkFault(
+  text: string,
+  kind: NetworkFaultKind,
+  targetAndValue: string,
+  params: readonly string[],
+  services: readonly string[] | undefined,
+  fail: (message: string) => never,
+): NetworkFaultSpec {
+  const eqAt = targetAndValue.indexOf('=');
+  const targetText = eqAt < 0 ? targetAndValue : targetAndValue.slice(0, eqAt);
+  const valueText = eqAt < 0 ? undefined : targetAndValue.slice(eqAt + 1);
+  const target = parseTarget(targetText, services, fail);
+  const expected = NETWORK_VALUES[kind];
+  if (expected === undefined && valueText !== undefined) fail(`${kind} takes no value, got "=${valueText}"`);
+  if (expected !== undefined && valueText === undefined)
+    fail(`needs a value: ${kind}:${targetText}=${expected}`);
+
+  const values = new Map<string, number>();
+  const allowed = kind === 'reset' ? ['every', 'jitter', 'for', 'p'] : ['every', 'jitter', 'for'];
+  for (const param of params) {
+    const eq = param.indexOf('=');
+    if (eq < 0) fail(`parameter "${param}" must be name=value`);
+    const name = param.slice(0, eq);
+    const value = param.slice(eq + 1);
+    if (!allowed.includes(name))
+      fail(`unknown parameter "${name}" for ${kind} (parameters: ${allowed.join(', ')})`);
+    if (values.has(name)) fail(`parameter "${name}" is given twice`);
+    const parsed = name === 'p' ? parseShare(value) : parseDuration(value);
+    if (parsed === undefined)
+      fail(
+        name === 'p'
+          ? `p must be a probability in (0, 1], got "${value}"`
+          : `${name} must be a duration like 500ms, 5s or 1m, got "${value}"`,
+      );
+    values.set(name, parsed as number);
+  }
+
+  let proxy: Partial<ProxyFaults> = {};
+  switch (kind) {
+    case 'latency': {
+      const match = /^([^±+]+)(?:(?:±|\+-)(.+))?$/.exec(valueText as string);
+      const latencyMs = match === null ? undefined : parseDuration(match[1] as string);
+      const jitterMs = match?.[2] === undefined ? 0 : parseDuration(match[2]);
+      if (latencyMs === undefined || jitterMs === undefined)
+        fail(`latency must be ${expected as string}, got "${valueText}"`);
+      proxy = { latencyMs: latencyMs as number, jitterMs: jitterMs as number };
+      break;
+    }
+    case 'bandwidth': {
+      const match = /^(\d+(?:\.\d+)?)(b|kb|mb)$/.exec(valueText as string);
+      const rate =
+        match === null ? 0 : Number(match[1]) * (match[2] === 'b' ? 1 : match[2] === 'kb' ? 1000 : 1e6);
+      if (rate < 1) fail(`bandwidth must be ${expected as string} (at least 1b), got "${valueText}"`);
+      proxy = { bandwidthBytesPerSecond: Math.round(rate) };
+      break;
+    }
+    case 'errors': {
+      const rate = parseShare(valueText as string);
+      if (rate === undefined) fail(`errors must be ${expected as string}, got "${valueText}"`);
+      proxy = { errorRate: rate as number };
+      break;
+    }
+    case 'blackhole':
+      proxy = { blackhole: true };
+      break;
+    case 'reset':
+      break;
+    default:
+      kind satisfies never;
+  }
+
+  const everyMs = values.get('every');
+  if (everyMs === undefined) {
+    // Without `every` the fault holds from the start of the run to its end.
+    for (const name of ['jitter', 'for'])
+      if (values.has(name))
+        fail(`${name} needs every=<duration>; without every the fault holds for the whole run`);
+    if (kind === 'reset') {
+      const p = values.get('p');
+      if (p === undefined)
+        fail(
+          'needs p=<probability> (new connections reset for the whole run) or every=<duration> (current connections reset)',
+        );
+      proxy = { resetProbability: p as number };
+    }
+    return { text, kind, target, everyMs: 0, jitterMs: 0, forMs: 0, proxy };
+  }
+  if (everyMs < 100) fail(`every must be at least 100ms, got ${everyMs}ms`);
+  const jitterMs = values.get('jitter') ?? Math.floor(everyMs / 2);
+  if (jitterMs >= everyMs) fail(`jitter must be less than every (${everyMs}ms), got ${jitterMs}ms`);
+  const forMs = values.get('for');
+  if (kind === 'reset' && forMs === undefined) {
+    if (values.has('p')) fail('p with every needs for=<duration>: how long new connections are reset');
+    return { text, kind, target, everyMs, jitterMs, forMs: 0, proxy: {} };
+  }
+  if (forMs === undefined || forMs < 1)
+    return fail(`needs for=<duration> with every: how long each ${kind} lasts`);
+  if (kind === 'reset') proxy = { resetProbability: values.get('p') ?? 1 };
+  return { text, kind, target, everyMs, jitterMs, forMs, proxy };
+}
+
+/** A probability or share in (0, 1], or `undefined`. */
+function parseShare(text: string): number | undefined {
+  if (!/^(?:0|1)?(?:\.\d+)?$/.test(text) || text === '' || text === '.') return undefined;
+  const value = Number(text);
+  return value > 0 && value <= 1 ? value : undefined;
 }
 
 function parseTarget(

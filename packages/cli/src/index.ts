@@ -13,7 +13,11 @@ export {
   type FaultTarget,
   formatTarget,
   isChaosScheduleError,
+  isNetworkFault,
+  type NetworkFaultKind,
+  type NetworkFaultSpec,
   type ProcessFaultKind,
+  type ProcessFaultSpec,
   parseDuration,
   parseFaultSchedule,
   seededRandom,
@@ -43,11 +47,24 @@ export {
   SystemRunningError,
   SystemStartError,
 } from './errors.js';
+export {
+  type FaultProxy,
+  type FaultProxyOptions,
+  type ProxyFaults,
+  startFaultProxy,
+} from './fault-proxy.js';
 export { freePortCopy } from './free-port-copy.js';
 export { loadChaos } from './load-chaos.js';
 export type { LoadContext, LoadScenario } from './load-scenario.js';
 export { DEFAULT_SYSTEM_FILES, findSystemFile, loadSystem } from './load-system.js';
-export { type FaultRecord, healSystem, type NemesisOptions, pickTarget, runNemesis } from './nemesis.js';
+export {
+  type FaultRecord,
+  healSystem,
+  type NemesisOptions,
+  type NetworkFaultControl,
+  pickTarget,
+  runNemesis,
+} from './nemesis.js';
 export { renderPinoLine } from './pino-line.js';
 export { resetData } from './reset-data.js';
 export {

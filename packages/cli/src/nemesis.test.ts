@@ -156,6 +156,109 @@ describe('runNemesis', () => {
   });
 });
 
+/** A fake set of proxies: a log of what the nemesis asked of them. */
+function fakeNetwork(services: readonly string[]) {
+  const calls: string[] = [];
+  return {
+    calls,
+    network: {
+      services,
+      set: (service: string, instance: number | undefined, faults: object) => {
+        calls.push(
+          `set ${service}${instance === undefined ? '' : `[${instance}]`} ${JSON.stringify(faults)}`,
+        );
+      },
+      resetConnections: (service: string) => {
+        calls.push(`reset ${service}`);
+        return 3;
+      },
+    },
+  };
+}
+
+describe('runNemesis with network faults', () => {
+  it('applies a windowed fault to the proxies for `for`, then clears what it set', async () => {
+    const clock = manualClock();
+    const { calls, network } = fakeNetwork(['payment', 'inventory']);
+    const stop = new AbortController();
+    const done = runNemesis({
+      faults: parseFaultSchedule('latency:payment=200ms±100ms@every=1s,jitter=0ms,for=500ms'),
+      control: fakeControl([]),
+      network,
+      random: seededRandom(1),
+      clock,
+      signal: stop.signal,
+    });
+    await clock.advance(1_000);
+    assert.deepEqual(calls, ['set payment {"latencyMs":200,"jitterMs":100}']);
+    await clock.advance(500);
+    assert.deepEqual(calls.slice(1), ['set payment {"latencyMs":0,"jitterMs":0}']);
+    stop.abort();
+    assert.deepEqual(
+      (await done).map((r) => [r.atMs, r.action, r.target, r.outcome]),
+      [
+        [1000, 'latency', 'payment', 'applied'],
+        [1500, 'clear', 'payment', 'applied'],
+      ],
+    );
+  });
+
+  it('holds a whole-run fault from the start and clears it when told to stop', async () => {
+    const clock = manualClock();
+    const { calls, network } = fakeNetwork(['inventory']);
+    const stop = new AbortController();
+    const done = runNemesis({
+      faults: parseFaultSchedule('reset:inventory[1]@p=0.05'),
+      control: fakeControl([]),
+      network,
+      random: seededRandom(1),
+      clock,
+      signal: stop.signal,
+    });
+    await clock.advance(60_000);
+    assert.deepEqual(calls, ['set inventory[1] {"resetProbability":0.05}']);
+    stop.abort();
+    await done;
+    assert.deepEqual(calls.slice(1), ['set inventory[1] {"resetProbability":0}']);
+  });
+
+  it('resets the current connections on every tick of a reset without p', async () => {
+    const clock = manualClock();
+    const { calls, network } = fakeNetwork(['order']);
+    const stop = new AbortController();
+    const done = runNemesis({
+      faults: parseFaultSchedule('reset:order@every=1s,jitter=0ms'),
+      control: fakeControl([]),
+      network,
+      random: seededRandom(1),
+      clock,
+      signal: stop.signal,
+    });
+    await clock.advance(2_000);
+    stop.abort();
+    assert.deepEqual(
+      (await done).map((r) => [r.action, r.target, r.detail]),
+      [
+        ['reset', 'order', '3 connections'],
+        ['reset', 'order', '3 connections'],
+      ],
+    );
+    assert.deepEqual(calls, ['reset order', 'reset order']);
+  });
+
+  it('refuses network faults without proxies', async () => {
+    await assert.rejects(
+      runNemesis({
+        faults: parseFaultSchedule('blackhole:order@every=1s,for=1s'),
+        control: fakeControl([]),
+        random: seededRandom(1),
+        signal: new AbortController().signal,
+      }),
+      /network faults need the fault proxies/,
+    );
+  });
+});
+
 describe('healSystem', () => {
   it('thaws frozen and starts stopped instances, then reports none left', async () => {
     const control = fakeControl([

@@ -1,5 +1,12 @@
 import { type Clock, systemClock } from '@flotilla/resilience';
-import type { FaultSpec } from './chaos-schedule.js';
+import {
+  type FaultSpec,
+  isNetworkFault,
+  type NetworkFaultKind,
+  type NetworkFaultSpec,
+  type ProcessFaultSpec,
+} from './chaos-schedule.js';
+import { NO_PROXY_FAULTS, type ProxyFaults } from './fault-proxy.js';
 import type { InstanceState, InstanceStatus } from './supervisor-events.js';
 import type { ServiceAction, SystemControl } from './system-control.js';
 
@@ -9,12 +16,13 @@ export interface FaultRecord {
   readonly atMs: number;
   /** The schedule entry it belongs to (`freeze:inventory@every=15s,for=3s`), or `heal`. */
   readonly fault: string;
-  readonly action: ServiceAction;
-  /** The instance, as `service[instance]`; `-` when no instance fitted. */
+  /** A supervisor action, a network fault applied, or `clear` when a network fault ends. */
+  readonly action: ServiceAction | NetworkFaultKind | 'clear';
+  /** The instance, as `service[instance]` (a network fault on every instance: `service`); `-` when no instance fitted. */
   readonly target: string;
   /** `applied`; `skipped` when no instance was in a state the action fits; `failed` when the supervisor refused. */
   readonly outcome: 'applied' | 'skipped' | 'failed';
-  /** Why it was skipped or failed. */
+  /** Why it was skipped or failed; for a `reset` of current connections, how many it reset. */
   readonly detail?: string;
 }
 
@@ -35,6 +43,18 @@ export interface NemesisOptions {
   readonly clock?: Clock;
   /** Called with every record as it happens. */
   readonly onRecord?: (record: FaultRecord) => void;
+  /** The proxies network faults act through; required when the schedule has network faults. */
+  readonly network?: NetworkFaultControl;
+}
+
+/** The fault proxies in front of a system's instances, as the nemesis drives them. */
+export interface NetworkFaultControl {
+  /** The services that have proxies. */
+  readonly services: readonly string[];
+  /** Changes the faults of the proxies of `service` (of one instance, or all when `instance` is undefined). */
+  set(service: string, instance: number | undefined, faults: Partial<ProxyFaults>): void;
+  /** Resets every current connection through those proxies; returns how many. */
+  resetConnections(service: string, instance: number | undefined): number;
 }
 
 /** States in which an instance has a process that can be killed, frozen or stopped. */
@@ -45,6 +65,8 @@ const RUNNING: readonly InstanceState[] = ['starting', 'ready', 'unready'];
  * pick an instance (seeded), act through the supervisor; `freeze` and `stop` end after `for`.
  * Resolves with everything it did once `signal` aborts and the faults in progress have ended.
  * A target not in a state the action fits (crashed, already frozen) is recorded as `skipped`.
+ * Network faults act on `network`'s proxies instead: set for `for` (or, without `every`, until
+ * `signal` aborts) and then cleared, or, for a `reset` without `p`, the current connections reset.
  */
 export async function runNemesis(options: NemesisOptions): Promise<FaultRecord[]> {
   const { control, random, signal } = options;
@@ -74,7 +96,99 @@ export async function runNemesis(options: NemesisOptions): Promise<FaultRecord[]
     }
   };
 
+  const network = options.network;
+  if (network === undefined && options.faults.some(isNetworkFault))
+    throw new Error('network faults need the fault proxies: pass `network` (runChaos starts them)');
+
+  const networkTimeline = async (fault: NetworkFaultSpec, net: NetworkFaultControl): Promise<void> => {
+    const off = Object.fromEntries(
+      Object.keys(fault.proxy).map((k) => [k, NO_PROXY_FAULTS[k as keyof ProxyFaults]]),
+    ) as Partial<ProxyFaults>;
+    const choose = (): { service: string; instance: number | undefined; label: string } | undefined => {
+      const t = fault.target;
+      if (t.kind === 'service') {
+        if (!net.services.includes(t.service)) return undefined;
+        return {
+          service: t.service,
+          instance: t.instance,
+          label: t.instance === undefined ? t.service : `${t.service}[${t.instance}]`,
+        };
+      }
+      const service = net.services[Math.floor(random() * net.services.length)];
+      return service === undefined ? undefined : { service, instance: undefined, label: service };
+    };
+    const apply = (
+      target: NonNullable<ReturnType<typeof choose>>,
+      action: FaultRecord['action'],
+      change: () => string | undefined,
+    ): boolean => {
+      try {
+        const detail = change();
+        record({
+          fault: fault.text,
+          action,
+          target: target.label,
+          outcome: 'applied',
+          ...(detail === undefined ? {} : { detail }),
+        });
+        return true;
+      } catch (err) {
+        const detail = err instanceof Error ? err.message : String(err);
+        record({ fault: fault.text, action, target: target.label, outcome: 'failed', detail });
+        return false;
+      }
+    };
+    const hold = async (
+      target: NonNullable<ReturnType<typeof choose>>,
+      ms: number | undefined,
+    ): Promise<void> => {
+      if (
+        !apply(target, fault.kind, () => {
+          net.set(target.service, target.instance, fault.proxy);
+          return undefined;
+        })
+      )
+        return;
+      if (ms === undefined) await aborted(signal);
+      else await sleep(clock, ms, signal);
+      apply(target, 'clear', () => {
+        net.set(target.service, target.instance, off);
+        return undefined;
+      });
+    };
+    if (fault.everyMs === 0) {
+      const target = choose();
+      if (target !== undefined) await hold(target, undefined);
+      return;
+    }
+    for (;;) {
+      const interval = fault.everyMs + (random() * 2 - 1) * fault.jitterMs;
+      if (!(await sleep(clock, interval, signal))) return;
+      const target = choose();
+      if (target === undefined) {
+        record({
+          fault: fault.text,
+          action: fault.kind,
+          target: '-',
+          outcome: 'skipped',
+          detail: 'no proxy fits the target',
+        });
+        continue;
+      }
+      if (fault.forMs === 0)
+        apply(target, 'reset', () => {
+          const n = net.resetConnections(target.service, target.instance);
+          return `${n} connection${n === 1 ? '' : 's'}`;
+        });
+      else await hold(target, fault.forMs);
+    }
+  };
+
   const timeline = async (fault: FaultSpec): Promise<void> => {
+    if (isNetworkFault(fault)) {
+      if (network !== undefined) await networkTimeline(fault, network);
+      return;
+    }
     for (;;) {
       const interval = fault.everyMs + (random() * 2 - 1) * fault.jitterMs;
       if (!(await sleep(clock, interval, signal))) return;
@@ -102,7 +216,7 @@ export async function runNemesis(options: NemesisOptions): Promise<FaultRecord[]
 
 /** The instance a fault acts on this time, among those running; `undefined` when none fits. */
 export function pickTarget(
-  fault: FaultSpec,
+  fault: Pick<ProcessFaultSpec, 'target'>,
   statuses: readonly InstanceStatus[],
   random: () => number,
 ): InstanceStatus | undefined {
@@ -180,4 +294,10 @@ function sleep(clock: Clock, ms: number, signal: AbortSignal | undefined): Promi
     );
     signal?.addEventListener('abort', onAbort, { once: true });
   });
+}
+
+/** Resolves once `signal` aborts. */
+function aborted(signal: AbortSignal): Promise<void> {
+  if (signal.aborted) return Promise.resolve();
+  return new Promise((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
 }

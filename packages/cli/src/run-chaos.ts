@@ -2,9 +2,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ChaosDefinition, InvariantResult } from './chaos-definition.js';
-import { type FaultSpec, seededRandom } from './chaos-schedule.js';
+import { type FaultSpec, isNetworkFault, seededRandom } from './chaos-schedule.js';
 import { freePortCopy } from './free-port-copy.js';
 import { type FaultRecord, healSystem, runNemesis } from './nemesis.js';
+import { type ProxyMesh, startProxyMesh } from './proxy-mesh.js';
 import { type RunningSystem, startSystem } from './start-system.js';
 import type { System } from './validate-system.js';
 
@@ -89,9 +90,11 @@ export interface ChaosReport {
 
 /**
  * Runs a chaos experiment: starts the system, runs its workload and the nemesis together for
- * `durationMs`, then ends every fault (thaws, starts), lets the workload's operations finish,
- * and runs the checker until every invariant holds or `quiesceMs` passes. Stops the system in
- * every case. Resolves with the report; `report.passed` is the verdict.
+ * `durationMs`, then ends every fault (thaws, starts, clears the proxies), lets the workload's
+ * operations finish, and runs the checker until every invariant holds or `quiesceMs` passes.
+ * Stops the system in every case. With network faults in the schedule, a fault proxy stands in
+ * front of every instance and the topology file lists the proxies, so calls between services
+ * cross them. Resolves with the report; `report.passed` is the verdict.
  *
  * @example
  * const report = await runChaos(await loadSystem('flotilla.system.ts'), chaos, {
@@ -122,6 +125,7 @@ export async function runChaos<H>(
   let notHealed: string[] = [];
   let check: ChaosReport['check'] = { passed: false, attempts: 0, settledAfterMs: null, invariants: [] };
   let running: RunningSystem | undefined;
+  let mesh: ProxyMesh | undefined;
   try {
     phase('starting');
     const target = tmp === undefined ? system : await freePortCopy(system, join(tmp, 'data'));
@@ -141,6 +145,14 @@ export async function runChaos<H>(
     const gatewayUrl = system.gateway === undefined ? undefined : urls[system.gateway]?.[0];
     if (gatewayUrl === undefined)
       throw new Error(`${system.name} names no gateway service: set \`gateway\` in the system file`);
+    // Network faults act on calls between services: the topology the services read is pointed
+    // at proxies. The workload and the checker keep the direct addresses (`urls`).
+    if (options.faults.some(isNetworkFault))
+      mesh = await startProxyMesh({
+        plan: running.plan,
+        topologyFile: running.topologyFile,
+        seed: options.seed ^ 0x27d4eb2f,
+      });
 
     const stop = new AbortController();
     const giveUp = new AbortController();
@@ -182,6 +194,7 @@ export async function runChaos<H>(
         random: seededRandom(options.seed ^ 0x5bd1e995),
         signal: stop.signal,
         onRecord,
+        ...(mesh === undefined ? {} : { network: mesh }),
       });
       const timer = setTimeout(() => stop.abort(), options.durationMs);
       await nemesis;
@@ -189,6 +202,7 @@ export async function runChaos<H>(
       const faultsEnded = Date.now();
 
       phase('healing');
+      mesh?.clearAll();
       const healStart = Date.now() - t0;
       notHealed = (
         await healSystem(control, {
@@ -219,7 +233,11 @@ export async function runChaos<H>(
     }
   } finally {
     phase('stopping');
-    await running?.stop();
+    try {
+      await running?.stop();
+    } finally {
+      await mesh?.close();
+    }
     if (tmp !== undefined) rmSync(tmp, { recursive: true, force: true });
   }
   const operations = Object.values(outcomes).reduce((a, b) => a + b, 0);

@@ -72,15 +72,24 @@ Options:
   chaos: `Usage: flotilla chaos [system-file] [options]
 
 Starts the system, runs its chaos workload (the system file's \`chaos\` export) while a nemesis
-injects faults through the supervisor, then ends every fault, waits for the system to settle and
-checks its invariants. Prints the faults as they happen and a verdict per invariant with
-counter-examples, writes a JSON report, and exits 1 on any violation.
+injects faults through the supervisor (processes) and fault proxies (calls between services),
+then ends every fault, waits for the system to settle and checks its invariants. Prints the
+faults as they happen and a verdict per invariant with counter-examples, writes a JSON report,
+and exits 1 on any violation.
 
 Faults (comma-separated; see docs/chaos.md):
   kill:<target>@every=5s                 SIGKILL; the supervisor restarts it with its backoff
   freeze:<target>@every=15s,for=3s       SIGSTOP, then SIGCONT after \`for\`
   stop:<target>@every=20s,for=5s         graceful stop, then start after \`for\`
+  latency:<target>=200ms±100ms           delay each chunk of calls to the target
+  bandwidth:<target>=10kb                bytes per second per connection and direction
+  reset:<target>@p=0.05                  reset new connections at that probability
+  reset:<target>@every=10s               reset every current connection at each tick
+  blackhole:<target>@every=20s,for=3s    accept connections, never forward nor answer
+  errors:<target>=0.2@every=15s,for=5s   answer that share of new connections 503
   target: random, a service name, or service[N]; jitter=<duration> (default every/2)
+  Network faults act through a proxy in front of every instance (the topology the services
+  read lists the proxies); without every they hold for the whole run, with every for \`for\`.
 
 Options:
   -f, --file <path>         the system file
