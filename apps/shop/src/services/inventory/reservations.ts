@@ -7,8 +7,8 @@ import { ServiceError } from '@flotilla/service';
 import type { Tx } from '@flotilla/store';
 import type { Kysely } from 'kysely';
 import type { Reservation, ReserveRequest } from '../../contracts/inventory-api.js';
+import type { Outcome } from '../../platform/idempotent-request.js';
 import type { InventoryDb, ReservationsTable } from './db.js';
-import type { Outcome } from './idempotent-request.js';
 
 /** A line of a reservation. */
 export interface Line {

@@ -38,11 +38,11 @@ import {
   StockLevel,
   StockList,
 } from '../../contracts/inventory-api.js';
+import { idempotentCommand, requireIdempotencyKey, settle } from '../../platform/idempotent-request.js';
 import { openPlatform } from '../../platform/runtime.js';
 import { inventoryAuditRoutes } from './audit-routes.js';
 import type { InventoryDb } from './db.js';
 import { type ExpiryJob, startExpiryJob } from './expiry-job.js';
-import { idempotentCommand, requireIdempotencyKey, settle } from './idempotent-request.js';
 import { inventoryMigrations } from './migrations.js';
 import { subscribeToOrderEvents } from './order-events-consumer.js';
 import { commit, getReservation, release, reservationsOfOrder, reserve } from './reservations.js';

@@ -5,8 +5,8 @@ import type {
   NotificationPage,
   NotificationView,
 } from '../../contracts/notification-api.js';
+import { decodeCursor, encodeCursor } from '../../platform/page-cursor.js';
 import type { NotificationDb, NotificationsTable } from './db.js';
-import { decodeCursor, encodeCursor } from './page-cursor.js';
 
 /** A notification row as the API shows it. */
 export function toNotificationView(row: Selectable<NotificationsTable>): NotificationView {

@@ -4,8 +4,8 @@ import type { Kysely, Selectable } from 'kysely';
 import type { z } from 'zod';
 import type { OrderPage, OrderStatus, OrderView } from '../../contracts/order-api.js';
 import type { CancellationReason, OrderLine } from '../../contracts/order-events.js';
+import { decodeCursor, encodeCursor } from '../../platform/page-cursor.js';
 import type { OrderDb, OrdersTable } from './db.js';
-import { decodeCursor, encodeCursor } from './page-cursor.js';
 
 /** An order row as the API shows it. */
 export function toOrderView(row: Selectable<OrdersTable>): OrderView {

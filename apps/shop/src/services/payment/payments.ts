@@ -7,8 +7,13 @@ import { ServiceError } from '@flotilla/service';
 import type { Store } from '@flotilla/store';
 import type { Kysely } from 'kysely';
 import type { ChargeRequest, Payment } from '../../contracts/payment-api.js';
+import {
+  idempotentCommand,
+  type Outcome,
+  recordedOutcome,
+  settle,
+} from '../../platform/idempotent-request.js';
 import type { PaymentDb, PaymentsTable } from './db.js';
-import { idempotentCommand, type Outcome, recordedOutcome, settle } from './idempotent-request.js';
 import { isProviderUnavailableError, type PaymentProvider } from './provider.js';
 
 /** What charging and refunding need. */

@@ -30,10 +30,10 @@ import {
   PaymentQuery,
   RefundResponse,
 } from '../../contracts/payment-api.js';
+import { requireIdempotencyKey } from '../../platform/idempotent-request.js';
 import { openPlatform } from '../../platform/runtime.js';
 import { paymentAuditRoutes } from './audit-routes.js';
 import type { PaymentDb } from './db.js';
-import { requireIdempotencyKey } from './idempotent-request.js';
 import { paymentMigrations } from './migrations.js';
 import { charge, paymentsOfOrder, refund } from './payments.js';
 import { type PaymentProvider, simulatedProvider } from './provider.js';

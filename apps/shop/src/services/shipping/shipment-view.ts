@@ -1,8 +1,8 @@
 // Reading shipments: a customer's own (optionally of one order), or all of them (operators).
 import type { Kysely, Selectable } from 'kysely';
 import type { Carrier, ShipmentPage, ShipmentView } from '../../contracts/shipping-api.js';
+import { decodeCursor, encodeCursor } from '../../platform/page-cursor.js';
 import type { ShipmentsTable, ShippingDb } from './db.js';
-import { decodeCursor, encodeCursor } from './page-cursor.js';
 
 /** A shipment row as the API shows it. */
 export function toShipmentView(row: Selectable<ShipmentsTable>): ShipmentView {

@@ -1,10 +1,12 @@
-// Idempotent HTTP commands on top of `idempotent()` from @flotilla/saga: the stored result is the
-// command's outcome — success or business rejection — with a fingerprint of the request, so the
-// same key answers the same response, and the same key with a different request is refused.
+// Idempotent HTTP commands of the saga's participants (inventory, payment), on top of
+// `idempotent()` from @flotilla/saga: the stored result is the command's outcome — success or
+// business rejection — with a fingerprint of the request, so the same key answers the same
+// response, and the same key with a different request is refused.
 import { createHash } from 'node:crypto';
 import { idempotent } from '@flotilla/saga';
 import { ServiceError } from '@flotilla/service';
 import type { Store, Tx } from '@flotilla/store';
+import { type Kysely, sql } from 'kysely';
 
 /** What a command decided: a body to answer with, or a rejection to answer as an error. */
 export type Outcome<T> =
@@ -58,19 +60,47 @@ export async function idempotentCommand<T, DB>(
   request: unknown,
   command: (tx: Tx<DB>) => Promise<Outcome<T>>,
 ): Promise<T> {
-  const fingerprint = createHash('sha256').update(JSON.stringify(request)).digest('base64url');
+  const fingerprint = fingerprintOf(request);
   const stored = await store.transaction((tx) =>
     idempotent<Stored<T>, DB>(tx, `${scope} ${key}`, async (inner) => ({
       fingerprint,
       outcome: await command(inner),
     })),
   );
-  if (stored.fingerprint !== fingerprint)
-    throw new ServiceError(
-      422,
-      'IDEMPOTENCY_KEY_REUSED',
-      `Idempotency-Key ${JSON.stringify(key)} was used for a different request`,
-      { retryable: false },
-    );
+  if (stored.fingerprint !== fingerprint) throw keyReused(key);
   return settle(stored.outcome);
+}
+
+/**
+ * The outcome already recorded for (`scope`, `key`), without taking any lock: lets a command
+ * skip slow work outside the transaction (a provider call) when it is a repeat. 422
+ * `IDEMPOTENCY_KEY_REUSED` when it was recorded for a different request.
+ */
+export async function recordedOutcome<T, DB>(
+  db: Kysely<DB>,
+  scope: string,
+  key: string,
+  request: unknown,
+): Promise<Outcome<T> | undefined> {
+  const { rows } = await sql<{
+    result: string | null;
+  }>`select result from flotilla_saga_idempotency where key = ${`${scope} ${key}`}`.execute(db);
+  const result = rows[0]?.result;
+  if (result === undefined || result === null) return undefined;
+  const stored = JSON.parse(result) as Stored<T>;
+  if (stored.fingerprint !== fingerprintOf(request)) throw keyReused(key);
+  return stored.outcome;
+}
+
+function fingerprintOf(request: unknown): string {
+  return createHash('sha256').update(JSON.stringify(request)).digest('base64url');
+}
+
+function keyReused(key: string): ServiceError {
+  return new ServiceError(
+    422,
+    'IDEMPOTENCY_KEY_REUSED',
+    `Idempotency-Key ${JSON.stringify(key)} was used for a different request`,
+    { retryable: false },
+  );
 }
