@@ -36,7 +36,7 @@ export const orderViewDoc: RouteDoc = {
     {
       status: 502,
       code: 'BAD_GATEWAY',
-      when: 'the order service answered another error (`details.code`, `details.upstreamStatus`)',
+      when: 'the order service failed with a 5xx (`details.code`, `details.upstreamStatus`)',
       from: 'gateway',
       details: RequiredPartDetails,
     },
