@@ -22,11 +22,38 @@ const POLICY_ERRORS: Record<string, { status: number; message: string }> = {
   RETRIES_EXHAUSTED: { status: 503, message: 'a dependency kept failing' },
 };
 
+/** Driver codes of a database connection that broke or could not be made (node and PostgreSQL). */
+const LOST_CONNECTION_CODES = new Set([
+  'ECONNRESET',
+  'ECONNREFUSED',
+  'EPIPE',
+  'ETIMEDOUT',
+  '57P01',
+  '57P02',
+  '57P03',
+]);
+
+/**
+ * Whether `err` says the database connection was lost or is momentarily unusable (a terminated
+ * backend, a failover, a busy SQLite file): nothing was committed, and the same request may be
+ * sent again.
+ */
+export function isTransientDatabaseError(err: unknown): boolean {
+  const e = err as { code?: unknown; message?: unknown } | null;
+  if (e === null || typeof e !== 'object') return false;
+  const code = typeof e.code === 'string' ? e.code : '';
+  if (LOST_CONNECTION_CODES.has(code) || /^08...$/.test(code)) return true;
+  if (code === 'SQLITE_BUSY' || code === 'SQLITE_BUSY_SNAPSHOT') return true;
+  // pg reports a socket closed under a query with no code.
+  return typeof e.message === 'string' && /^Connection terminated( unexpectedly)?\b/.test(e.message);
+}
+
 /**
  * Maps anything a handler threw to the response a client sees. `ServiceError`s answer as
  * declared; resilience errors become 503/504/429 with their code; upstream errors that the
- * handler did not handle become 502; everything else is a 500 with a generic message (the
- * detail goes to the log, never to the client).
+ * handler did not handle become 502; a lost database connection is a retryable 503
+ * `DATABASE_UNAVAILABLE`; everything else is a 500 with a generic message (the detail goes to the
+ * log, never to the client).
  */
 export function mapError(err: unknown, requestId: string): MappedError {
   if (isServiceError(err)) {
@@ -73,6 +100,13 @@ export function mapError(err: unknown, requestId: string): MappedError {
       };
     }
   }
+  if (isTransientDatabaseError(err))
+    return {
+      status: 503,
+      body: errorBody('DATABASE_UNAVAILABLE', 'the service lost its database connection; try again', true),
+      retryAfterSeconds: 1,
+      internal: false,
+    };
   return {
     status: 500,
     body: errorBody('INTERNAL', `internal error (request ${requestId})`, true),

@@ -49,7 +49,7 @@ export {
   type TopologyFile,
   UnknownServiceError,
 } from './discovery.js';
-export { type MappedError, mapError } from './error-mapping.js';
+export { isTransientDatabaseError, type MappedError, mapError } from './error-mapping.js';
 export {
   type ErrorBody,
   errorBody,

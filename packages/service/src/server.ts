@@ -282,15 +282,26 @@ export async function startService<Deps>(
   app.get('/internal/spans', (request, reply) => {
     const q = request.query as Record<string, string | undefined>;
     const sinceMs = q.sinceMs === undefined ? undefined : Number(q.sinceMs);
+    const after = q.after === undefined ? undefined : Number(q.after);
     const limit = q.limit === undefined ? undefined : Number(q.limit);
-    if ((sinceMs !== undefined && !Number.isFinite(sinceMs)) || (limit !== undefined && !(limit >= 1)))
-      return reply.code(400).send(errorBody('VALIDATION_FAILED', 'sinceMs and limit must be numbers', false));
+    if (
+      (sinceMs !== undefined && !Number.isFinite(sinceMs)) ||
+      (after !== undefined && !(Number.isSafeInteger(after) && after >= 0)) ||
+      (limit !== undefined && !(limit >= 1))
+    )
+      return reply
+        .code(400)
+        .send(errorBody('VALIDATION_FAILED', 'sinceMs, after and limit must be non-negative numbers', false));
+    // `next` first: nothing is recorded between the two reads (one synchronous turn).
+    const next = tracer.recorded();
     return reply.send({
       spans: tracer.spans({
         ...(q.traceId === undefined ? {} : { traceId: q.traceId }),
         ...(sinceMs === undefined ? {} : { sinceMs }),
+        ...(after === undefined ? {} : { after }),
         ...(limit === undefined ? {} : { limit }),
       }),
+      next,
     });
   });
 

@@ -50,6 +50,11 @@ export interface SpanQuery {
   /** Only spans that started at or after this epoch millisecond. */
   sinceMs?: number;
   /**
+   * Only spans recorded after this position of the recording sequence (a previous
+   * {@link Tracer.recorded} value): a poller that passes the last value it saw gets each span once.
+   */
+  after?: number;
+  /**
    * At most this many, newest last.
    * @default 1000
    */
@@ -74,6 +79,8 @@ export interface Tracer {
   ): ActiveSpan;
   /** Finished spans matching `query`, oldest first. */
   spans(query?: SpanQuery): SpanRecord[];
+  /** How many spans were recorded since the tracer started: the position to pass as `after` next time. */
+  recorded(): number;
   /** Calls `listener` with every finished span. */
   onSpan(listener: (span: SpanRecord) => void): Disposable;
 }
@@ -92,6 +99,7 @@ const epochNow = (): number => performance.timeOrigin + performance.now();
 class RingTracer implements Tracer {
   private readonly ring: (SpanRecord | undefined)[];
   private next = 0;
+  private total = 0;
   private listeners: ((span: SpanRecord) => void)[] = [];
 
   constructor(
@@ -115,13 +123,21 @@ class RingTracer implements Tracer {
   record(span: SpanRecord): void {
     this.ring[this.next] = span;
     this.next = (this.next + 1) % this.capacity;
+    this.total++;
     for (const l of this.listeners) l(span);
   }
 
-  spans({ traceId, sinceMs, limit = 1000 }: SpanQuery = {}): SpanRecord[] {
+  recorded(): number {
+    return this.total;
+  }
+
+  spans({ traceId, sinceMs, after, limit = 1000 }: SpanQuery = {}): SpanRecord[] {
     const out: SpanRecord[] = [];
-    for (let i = 0; i < this.capacity; i++) {
-      const span = this.ring[(this.next + i) % this.capacity];
+    // The ring holds positions [total - held, total); `after` skips the ones seen before.
+    const held = Math.min(this.total, this.capacity);
+    const skip = after === undefined ? 0 : Math.min(held, Math.max(0, after - (this.total - held)));
+    for (let i = skip; i < held; i++) {
+      const span = this.ring[(this.next - held + i + this.capacity) % this.capacity];
       if (span === undefined) continue;
       if (traceId !== undefined && span.traceId !== traceId) continue;
       if (sinceMs !== undefined && span.startTimeMs < sinceMs) continue;

@@ -31,6 +31,15 @@ export interface PgPool extends PostgresPool {
   readonly waitingCount: number;
   query(sql: string, parameters?: readonly unknown[]): Promise<PgResult>;
   on(event: 'error', listener: (err: Error) => void): unknown;
+  /** Each new client, once connected, before it is handed out. */
+  on(event: 'connect' | 'acquire', listener: (client: PgEventSource) => void): unknown;
+  /** A client given back to the pool (with the error it was released with, if any). */
+  on(event: 'release', listener: (err: Error | undefined, client: PgEventSource) => void): unknown;
+}
+
+/** A `pg` client as the pool's `connect` event hands it over. */
+export interface PgEventSource {
+  on(event: 'error', listener: (err: Error) => void): unknown;
 }
 
 /** The part of a `pg` Client the testing helpers use. */

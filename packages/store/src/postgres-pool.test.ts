@@ -112,10 +112,60 @@ describe('PostgreSQL store', { skip: pg.skip }, () => {
     await logged.promise;
     const [entry] = logger.entries.filter((e) => e.level === 'error');
     assert.equal(entry?.msg, 'idle PostgreSQL connection failed');
+    // Logged once: the listener for connections in use stays quiet about idle ones.
+    assert.deepEqual(
+      logger.entries.filter((e) => e.level === 'warn'),
+      [],
+    );
     assert.equal(entry?.obj.service, 'fragile');
     assert.ok(entry?.obj.err instanceof Error);
     const { rows } = await sql<{ v: number }>`select 2 as v`.execute(store.db);
     assert.deepEqual(rows, [{ v: 2 }]);
+  });
+
+  it('fails a transaction whose connection is terminated mid-way, without crashing, and keeps working', async (t) => {
+    const logger = recordingLogger();
+    const store = await open(t, {
+      service: 'inflight',
+      url: withSchema('inflight'),
+      pool: { max: 1 },
+      logger,
+    });
+    const inside = deferred();
+    const killed = deferred();
+    // Between two statements the connection is checked out but idle: its failure arrives as an
+    // 'error' event of the client, which must not reach the process as an uncaught exception.
+    const transaction = store.transaction(async (tx) => {
+      await sql`select 1`.execute(tx);
+      inside.resolve();
+      await killed.promise;
+      await sql`select 2`.execute(tx);
+    });
+    const failure = assert.rejects(transaction, /terminat|not queryable|Connection/i);
+    await inside.promise;
+    const rows = await adminQuery(
+      database.url,
+      `select pg_terminate_backend(pid) as ok from pg_stat_activity
+       where datname = current_database() and application_name = 'inflight' and pid <> pg_backend_pid()`,
+    );
+    assert.deepEqual(rows, [{ ok: true }]);
+    // Let the termination reach the client before the transaction goes on.
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    killed.resolve();
+    await failure;
+    // The dead connection left the pool (of one): the next transaction gets a fresh one.
+    const { rows: after } = await sql<{ v: number }>`select 3 as v`.execute(store.db);
+    assert.deepEqual(after, [{ v: 3 }]);
+    assert.deepEqual(
+      logger.entries.filter((e) => e.level !== 'info').map((e) => [e.level, e.msg, e.obj.service]),
+      [
+        [
+          'warn',
+          'PostgreSQL connection failed while in use; its transaction fails and the pool replaces it',
+          'inflight',
+        ],
+      ],
+    );
   });
 
   it('reports pool counts in the health check details', async (t) => {

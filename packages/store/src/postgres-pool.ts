@@ -1,5 +1,5 @@
 import type { StoreLogger } from './logger.js';
-import { loadPg, type PgPool, type PgTypeParser, type PgTypes } from './pg-module.js';
+import { loadPg, type PgEventSource, type PgPool, type PgTypeParser, type PgTypes } from './pg-module.js';
 import type { PostgresTarget } from './store-url.js';
 
 /** Options of a PostgreSQL store's connection pool. */
@@ -61,6 +61,26 @@ export function createPostgresPool(
   // pool has already discarded that client, so logging is all there is to do.
   pool.on('error', (err) => {
     logger.error({ err, service, database: target.display }, 'idle PostgreSQL connection failed');
+  });
+  // A connection that drops while checked out (inside a transaction, between two statements)
+  // makes its client emit 'error' too, and the pool listens only to idle clients: without a
+  // listener of its own that error would end the process. The client is then unusable: the next
+  // statement of whoever holds it fails (and with it the transaction), and on release the pool
+  // discards it. Idle clients' errors are logged by the pool's listener above.
+  const inUse = new WeakSet<PgEventSource>();
+  pool.on('acquire', (client) => inUse.add(client));
+  pool.on('release', (_err, client) => inUse.delete(client));
+  pool.on('connect', (client) => {
+    let reported = false;
+    client.on('error', (err) => {
+      // A dying connection may report twice (the server's message, then the socket's end).
+      if (!inUse.has(client) || reported) return;
+      reported = true;
+      logger.warn(
+        { err, service, database: target.display },
+        'PostgreSQL connection failed while in use; its transaction fails and the pool replaces it',
+      );
+    });
   });
   return pool;
 }
