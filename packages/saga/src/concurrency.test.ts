@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { exponentialBackoff } from '@flotilla/resilience';
 import { openStore } from '@flotilla/store';
 import { requirePg } from '@flotilla/store/testing';
 import { sql } from 'kysely';
@@ -91,6 +92,40 @@ describe('runners sharing one PostgreSQL database', { skip: pg.skip }, () => {
     assert.equal(
       [...byRunner.values()].reduce((x, y) => x + y, 0),
       ids.length * 3,
+    );
+  });
+
+  it('retries a failed step after a jittered backoff, its due time stored in whole milliseconds', async (t) => {
+    const db = await freshDatabase('postgres', 'jitter');
+    defer(t, () => db.cleanup());
+    const store = await openStore<ShopDb>({ service: 'order', url: db.url, migrations: orderMigrations });
+    defer(t, () => store.close());
+    const failures: unknown[] = [];
+    const saga = defineSaga<{ n: number }>('jittered', { version: 1 }).step('flaky', {
+      kind: 'retriable',
+      retry: { backoff: exponentialBackoff({ initialDelayMs: 10, maxDelayMs: 20 }) },
+      action: async (_ctx, s) => {
+        if (s.attempt === 1) throw new Error('first attempt fails');
+        return { done: true };
+      },
+    });
+    const runner = createSagaRunner({
+      store,
+      sagas: [saga],
+      pollIntervalMs: 20,
+      // Backoff jitter makes delays like 13.37 ms; the bigint due time must still take them.
+      random: () => 0.337,
+      logger: { ...quiet, error: (obj) => failures.push(obj) },
+    });
+    defer(t, () => runner.close());
+    await runner.run();
+    const id = await store.transaction((tx) => runner.start(tx, saga, { n: 1 }));
+    assert.equal(await runner.settled(id), 'completed');
+    assert.deepEqual(failures, []);
+    const saved = await runner.get(id);
+    assert.deepEqual(
+      saved.timeline.map((x) => `${x.attempt}:${x.outcome}`),
+      ['1:error', '2:ok'],
     );
   });
 

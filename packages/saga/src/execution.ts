@@ -369,7 +369,8 @@ export class Execution {
     if (mustSucceed && attempt >= stuckAfter) return this.stuck(step, phase, attempt, log, message, err);
     if (mustSucceed || (retryable && attempt < step.maxAttempts)) {
       const backoff = phase === 'compensation' ? e.o.compensationBackoff : step.backoff;
-      const delay = Math.max(0, backoff.delayMs(attempt, 0, e.o.random));
+      // Whole milliseconds: jitter makes fractions, and the due time is a bigint on PostgreSQL.
+      const delay = Math.ceil(Math.max(0, backoff.delayMs(attempt, 0, e.o.random)));
       await this.transaction(async (tx) => {
         await this.write(tx, {
           log,

@@ -112,6 +112,18 @@ export async function listSagas(
   };
 }
 
+/** How many instances are in each state (of one definition name, or all), for dashboards (internal). */
+export async function countSagas(db: SagaDb, name?: string): Promise<Partial<Record<SagaState, number>>> {
+  let q = db
+    .selectFrom('flotilla_saga_instances')
+    .select(['state', (eb) => eb.fn.countAll<number | string | bigint>().as('n')])
+    .groupBy('state');
+  if (name !== undefined) q = q.where('name', '=', name);
+  const counts: Partial<Record<SagaState, number>> = {};
+  for (const row of await q.execute()) counts[row.state as SagaState] = Number(row.n);
+  return counts;
+}
+
 /** One instance with its timeline (internal). */
 export function details(row: InstanceRow, definitions: ReadonlyMap<string, AnySagaDefinition>): SagaDetails {
   const def = definitions.get(`${row.name}@${row.version}`);

@@ -55,6 +55,11 @@ describe('sagaRoutes', () => {
     assert.equal((next.body.items as unknown[]).length, 1);
     assert.equal(next.body.nextCursor, null);
 
+    const counts = await call('GET', '/sagas/counts');
+    assert.equal(counts.status, 200);
+    assert.equal((counts.body.counts as Record<string, number>).stuck, 2);
+    assert.deepEqual((await call('GET', '/sagas/counts?name=nobody')).body.counts, {});
+
     const one = await call('GET', '/sagas/a');
     assert.equal(one.body.state, 'stuck');
     assert.equal((one.body.timeline as unknown[]).length, 3);

@@ -19,15 +19,16 @@ const BASE = /^(\/[A-Za-z0-9_.-]+)+$/;
 
 /**
  * The operator API as route definitions for `defineService({ routes })`:
- * `GET {base}` (list: `state`, `name`, `olderThanMs`, `limit`, `cursor`), `GET {base}/:id`
- * (one saga and its timeline), `POST {base}/:id/retry` and `POST {base}/:id/resolve`
+ * `GET {base}` (list: `state`, `name`, `olderThanMs`, `limit`, `cursor`), `GET {base}/counts`
+ * (instances per state, `name` optional; a saga whose id is `counts` is therefore read with
+ * `runner.get`, not this API), `GET {base}/:id` (one saga and its timeline), `POST {base}/:id/retry` and `POST {base}/:id/resolve`
  * (`{ note }`) for stuck sagas. Service-token authentication applies (the default of routes).
  *
  * @example
  * defineService({ name: 'order', version: '1.0.0', setup, routes: [...orderRoutes, ...sagaRoutes(runner)] });
  */
 export function sagaRoutes<Deps = unknown>(
-  runner: Pick<SagaRunner<unknown>, 'list' | 'get' | 'retry' | 'resolve'>,
+  runner: Pick<SagaRunner<unknown>, 'list' | 'counts' | 'get' | 'retry' | 'resolve'>,
   options: SagaRoutesOptions = {},
 ): AnyRoute<Deps>[] {
   const { basePath = '/sagas' } = options;
@@ -48,6 +49,13 @@ export function sagaRoutes<Deps = unknown>(
         cursor: z.string().max(1000).optional(),
       }),
       handler: ({ query }) => guard(() => r.list(dropUndefined(query))),
+    },
+    {
+      method: 'GET',
+      path: `${basePath}/counts`,
+      summary: 'How many sagas are in each state (of one definition name, or all).',
+      query: z.object({ name: z.string().min(1).max(100).optional() }),
+      handler: ({ query }) => guard(async () => ({ counts: await r.counts(query.name) })),
     },
     {
       method: 'GET',

@@ -9,7 +9,14 @@ import { Execution } from './execution.js';
 import { resolveRunnerOptions, type SagaRunnerOptions } from './runner-options.js';
 import type { SagaEvent } from './saga-events.js';
 import { createSagaMetrics, type SagaMetrics } from './saga-metrics.js';
-import { details, listSagas, type SagaDetails, type SagaListQuery, type SagaPage } from './saga-queries.js';
+import {
+  countSagas,
+  details,
+  listSagas,
+  type SagaDetails,
+  type SagaListQuery,
+  type SagaPage,
+} from './saga-queries.js';
 import {
   claimDue,
   type DefinitionKey,
@@ -80,6 +87,8 @@ export interface SagaRunner<DB> {
   settled(id: string, options?: { signal?: AbortSignal }): Promise<SagaState>;
   /** Lists sagas by state, name and age, newest first, paged. */
   list(query?: SagaListQuery): Promise<SagaPage>;
+  /** How many sagas are in each state (of one definition name, or all); states without any are absent. */
+  counts(name?: string): Promise<Partial<Record<SagaState, number>>>;
   /** One saga with its context and the timeline of every step attempt. */
   get(id: string): Promise<SagaDetails>;
   /** Operator: runs a stuck saga again (its current step or compensation, with fresh attempts). */
@@ -544,6 +553,10 @@ class Runner<DB> implements SagaRunner<DB>, Engine {
 
   list(query: SagaListQuery = {}): Promise<SagaPage> {
     return listSagas(this.db, query, this.o.now(), this.definitions);
+  }
+
+  counts(name?: string): Promise<Partial<Record<SagaState, number>>> {
+    return countSagas(this.db, name);
   }
 
   async get(id: string): Promise<SagaDetails> {
