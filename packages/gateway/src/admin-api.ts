@@ -1,5 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { SpanQuery, Tracer } from '@flotilla/service';
 import type { GatewayConfig } from './config.js';
 import type { ConfigIssue } from './config-error.js';
 import { isGatewayConfigError } from './config-error.js';
@@ -20,6 +21,9 @@ import type { UpstreamReport } from './upstream-pool.js';
  * - `GET  /__admin/migrations`                   every split's state (weights, counters, guards, rollback)
  * - `PUT  /__admin/migrations/:routeId/weight`   `{ "weight": 25 }` sets a split's weight by hand
  * - `GET  /__admin/upstreams`                    breakers, instances and policy snapshots per upstream
+ * - `GET  /__admin/spans?traceId&sinceMs&after&limit`  the gateway's recorded spans, oldest first, and
+ *                                                 `next` (the position to pass as `after`), as the
+ *                                                 services' `/internal/spans`
  */
 
 /** What the admin API needs from the gateway. */
@@ -32,6 +36,8 @@ export interface AdminHost {
   /** Sets a split's weight; false when the route has no split. */
   setWeight(routeId: string, weight: number): MigrationStatus | undefined;
   upstreams(): UpstreamReport[];
+  /** The gateway's tracer, whose spans `/spans` serves. */
+  readonly tracer: Pick<Tracer, 'spans' | 'recorded'>;
 }
 
 /** Largest admin request body, in bytes. */
@@ -109,6 +115,14 @@ export function createAdminApi(token: string | undefined, host: AdminHost) {
       if (route === '/routes' && method === 'GET') return send(res, 200, host.routes());
       if (route === '/migrations' && method === 'GET') return send(res, 200, host.migrations());
       if (route === '/upstreams' && method === 'GET') return send(res, 200, host.upstreams());
+      if (route === '/spans' && method === 'GET') {
+        const query = spanQuery(req.url as string);
+        if (query === undefined)
+          return fail(res, 400, 'VALIDATION_FAILED', 'sinceMs, after and limit must be non-negative numbers');
+        // `next` first: nothing is recorded between the two reads (one synchronous turn).
+        const next = host.tracer.recorded();
+        return send(res, 200, { spans: host.tracer.spans(query), next });
+      }
       const weight = /^\/migrations\/([^/]+)\/weight$/.exec(route);
       if (weight !== null && method === 'PUT') {
         const body = (await readJson(req)) as { weight?: unknown } | undefined;
@@ -125,7 +139,7 @@ export function createAdminApi(token: string | undefined, host: AdminHost) {
           return fail(res, 404, 'MIGRATION_NOT_FOUND', `route ${weight[1]} has no traffic split`);
         return send(res, 200, status);
       }
-      if (['/config', '/routes', '/migrations', '/upstreams'].includes(route) || weight !== null)
+      if (['/config', '/routes', '/migrations', '/upstreams', '/spans'].includes(route) || weight !== null)
         return fail(res, 405, 'METHOD_NOT_ALLOWED', `${method} is not allowed on ${path}`);
       return fail(res, 404, 'ROUTE_NOT_FOUND', `no admin route ${path}`);
     } catch (err) {
@@ -133,6 +147,31 @@ export function createAdminApi(token: string | undefined, host: AdminHost) {
         return fail(res, 400, 'CONFIG_INVALID', err.message, { details: err.issues });
       return fail(res, 500, 'INTERNAL', (err as Error).message);
     }
+  };
+}
+
+/** The span query of `/__admin/spans` (the services' `/internal/spans` rules); `undefined` when invalid. */
+function spanQuery(url: string): SpanQuery | undefined {
+  const at = url.indexOf('?');
+  const q = new URLSearchParams(at < 0 ? '' : url.slice(at + 1));
+  const traceId = q.get('traceId');
+  const since = q.get('sinceMs');
+  const after = q.get('after');
+  const limit = q.get('limit');
+  const sinceMs = since === null ? undefined : Number(since);
+  const afterN = after === null ? undefined : Number(after);
+  const limitN = limit === null ? undefined : Number(limit);
+  if (
+    (sinceMs !== undefined && !Number.isFinite(sinceMs)) ||
+    (afterN !== undefined && !(Number.isSafeInteger(afterN) && afterN >= 0)) ||
+    (limitN !== undefined && !(limitN >= 1))
+  )
+    return undefined;
+  return {
+    ...(traceId === null ? {} : { traceId }),
+    ...(sinceMs === undefined ? {} : { sinceMs }),
+    ...(afterN === undefined ? {} : { after: afterN }),
+    ...(limitN === undefined ? {} : { limit: limitN }),
   };
 }
 

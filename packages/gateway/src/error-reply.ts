@@ -22,6 +22,12 @@ export interface ErrorReply {
   readonly headers?: readonly string[];
 }
 
+/** The `error.code` of a span: the Flotilla code, else the driver's (`ECONNREFUSED`, `UND_ERR_…`). */
+export function spanErrorCode(err: unknown): string {
+  const code = flotillaCode(err) ?? (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' ? code : 'INTERNAL';
+}
+
 /** The client stopped waiting (closed the connection) before the response was complete. */
 export class ClientClosedError extends FlotillaError {
   override readonly name = 'ClientClosedError';

@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { ActiveSpan, Tracer } from '@flotilla/service';
 import type { Logger } from 'pino';
 import type { Identity } from './auth.js';
 import { type ErrorReply, errorJson } from './error-reply.js';
@@ -21,6 +22,8 @@ export interface GatewayContext {
   readonly now: () => number;
   /** Stats of requests that matched no route. */
   readonly unmatched: RouteStats;
+  /** Records the server span of every request and a client span per upstream call. */
+  readonly tracer: Tracer;
   /** Called when a replaced snapshot's last request finished. */
   release(snapshot: Snapshot): void;
 }
@@ -36,8 +39,10 @@ export const CLIENT_CLOSED_STATUS = 499;
 export class Exchange {
   requestId = '';
   traceId = '';
-  /** The `traceparent` sent upstream: the request's trace, the gateway's span. */
+  /** The request's trace and server span as a `traceparent`; each upstream call sends its client span's instead. */
   traceparent = '';
+  /** The request's server span, whose id `traceparent` carries; ended by {@link finish}. */
+  span: ActiveSpan | undefined = undefined;
   path = '';
   query = '';
   route: CompiledRoute | undefined = undefined;
@@ -88,6 +93,7 @@ export class Exchange {
 
   /** Answers with an error in the standard shape. */
   replyError(reply: ErrorReply): void {
+    this.span?.setAttribute('error.code', reply.code);
     const headers: string[] =
       reply.retryAfterSec === undefined ? [] : ['retry-after', String(reply.retryAfterSec)];
     if (reply.headers !== undefined) headers.push(...reply.headers);
@@ -95,10 +101,11 @@ export class Exchange {
   }
 
   /**
-   * Records the request once: stats of its route and upstream, the split's outcome, the access
-   * log line. The snapshot is released when nothing else holds it.
+   * Records the request once: stats of its route and upstream, the split's outcome, the server
+   * span, the access log line. `broken` tells that the response was cut off after its head (the
+   * upstream failed mid-body). The snapshot is released when nothing else holds it.
    */
-  finish(status: number): void {
+  finish(status: number, broken = false): void {
     if (this.settled) return;
     this.settled = true;
     this.status = status;
@@ -107,8 +114,18 @@ export class Exchange {
     const stats = target?.stats ?? this.route?.stats ?? this.ctx.unmatched;
     stats.observe(status, durationMs / 1000);
     const split = this.route?.split;
-    if (split !== undefined && target !== undefined)
-      split.controller.record(target === split.candidate ? 'candidate' : 'legacy', { status, durationMs });
+    let side: 'legacy' | 'candidate' | undefined;
+    if (split !== undefined && target !== undefined) {
+      side = target === split.candidate ? 'candidate' : 'legacy';
+      split.controller.record(side, { status, durationMs });
+    }
+    const span = this.span;
+    if (span !== undefined) {
+      span.setAttribute('http.status_code', status);
+      if (target !== undefined) span.setAttribute('gateway.upstream', target.service);
+      if (side !== undefined) span.setAttribute('gateway.side', side);
+      span.end(status >= 500 || broken ? 'error' : 'ok');
+    }
     if (this.ctx.accessLog)
       this.ctx.logger.info(
         {

@@ -1,7 +1,14 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { type Clock, type Disposable, systemClock } from '@flotilla/resilience';
-import { createLogger, type Discovery, discovery as envDiscovery, serviceTokens } from '@flotilla/service';
+import {
+  createLogger,
+  createTracer,
+  type Discovery,
+  discovery as envDiscovery,
+  serviceTokens,
+  type Tracer,
+} from '@flotilla/service';
 import type { Logger } from 'pino';
 import { createAdminApi } from './admin-api.js';
 import type { GatewayConfig, GatewayConfigInput } from './config.js';
@@ -54,6 +61,18 @@ export interface GatewayOptions {
   /** One log line per request (method, route, upstream, status, duration, ids). @default true */
   accessLog?: boolean;
   /**
+   * Records the gateway's spans: a server span per request and a client span per upstream attempt,
+   * aggregate part and shadow copy (whose id is the parent that upstream sees in `traceparent`).
+   * They are served at `GET /__admin/spans`.
+   * @default createTracer({ service: name, capacity: spanCapacity }) from @flotilla/service
+   */
+  tracer?: Tracer;
+  /**
+   * How many finished spans the default tracer keeps in memory (ignored with `tracer`).
+   * @default 5000
+   */
+  spanCapacity?: number;
+  /**
    * Trust `x-forwarded-for/-proto/-host` from clients (the gateway is behind a proxy of yours):
    * they are extended instead of replaced, and the client address for rate limits is the first
    * `x-forwarded-for` entry.
@@ -105,6 +124,8 @@ export interface Gateway {
   onReload(listener: (event: ReloadEvent) => void): Disposable;
   /** The Prometheus exposition text served at `/metrics`. */
   metrics(): Promise<string>;
+  /** The tracer recording the gateway's spans (served at `GET /__admin/spans`). */
+  readonly tracer: Tracer;
   /** Stops accepting requests, waits for those in flight, closes pools and stores. */
   close(): Promise<void>;
 }
@@ -132,6 +153,12 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   const ownDiscovery = options.discovery === undefined;
   const found = options.discovery ?? envDiscovery({ env });
   const metrics = new GatewayMetrics();
+  const { spanCapacity } = options;
+  if (spanCapacity !== undefined && !(Number.isInteger(spanCapacity) && spanCapacity >= 1))
+    throw new RangeError(`createGateway: spanCapacity must be an integer >= 1, got ${String(spanCapacity)}`);
+  const tracer =
+    options.tracer ??
+    createTracer({ service: name, ...(spanCapacity === undefined ? {} : { capacity: spanCapacity }) });
   const serviceKey = options.serviceKey ?? env.FLOTILLA_SERVICE_KEY;
   const tokens =
     serviceKey === undefined || serviceKey === ''
@@ -159,7 +186,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     now,
     redisPrefix: options.redisKeyPrefix ?? 'flotilla:gateway:rl:',
     upstreams: new Map<string, Upstream>(),
-    partCall: (snapshot) => createPartCall(snapshot, { tokens, now, clock }),
+    partCall: (snapshot) => createPartCall(snapshot, { tokens, now, clock, tracer }),
     onRateLimitStoreError: (err) => {
       metrics.rateLimitStoreErrors.inc();
       const t = clock.now();
@@ -181,6 +208,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     trustProxy: options.trustProxy ?? false,
     now,
     unmatched: metrics.statsFor('(none)', 'none'),
+    tracer,
     release: (snapshot) => releaseSnapshot(snapshot, current, compileCtx),
   };
 
@@ -266,6 +294,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       return split.controller.status();
     },
     upstreams: () => upstreamReports(current as Snapshot),
+    tracer,
   });
   metrics.readBreakers(() =>
     [...(current?.upstreams.values() ?? [])].map((u) => ({ upstream: u.service, state: u.breaker.state })),
@@ -380,6 +409,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       return { dispose: () => (listeners = listeners.filter((l) => l !== listener)) };
     },
     metrics: () => metrics.text(),
+    tracer,
     async close() {
       if (closing) return;
       closing = true;

@@ -1,10 +1,17 @@
 import { type Clock, pipeline, timeout } from '@flotilla/resilience';
-import { parseRetryAfter, UpstreamError } from '@flotilla/service';
+import {
+  formatTraceparent,
+  parseRetryAfter,
+  parseTraceparent,
+  type Tracer,
+  UpstreamError,
+} from '@flotilla/service';
 import type { PartCall } from './aggregate.js';
 import { bearerToken } from './auth.js';
+import { spanErrorCode } from './error-reply.js';
 import type { ServiceTokenCache } from './service-token-cache.js';
 import type { Snapshot } from './snapshot.js';
-import { callBuffered } from './upstream-call.js';
+import { type BufferedResponse, callBuffered } from './upstream-call.js';
 import type { PolicyRunner } from './upstream-pool.js';
 
 /** Largest part response read, in bytes. */
@@ -15,6 +22,8 @@ export interface PartCallContext {
   readonly tokens: ServiceTokenCache | undefined;
   readonly now: () => number;
   readonly clock: Clock;
+  /** Records a client span per part call. */
+  readonly tracer: Tracer;
 }
 
 /**
@@ -24,6 +33,7 @@ export interface PartCallContext {
  * token: the aggregate handler passes the client's (already verified) bearer token in
  * `headers.authorization`, and it is swapped here for a token minted for the part's service.
  * Error statuses reject with `UpstreamError`; network failures with `UpstreamUnavailableError`.
+ * Each call records a client span (`peer.service`), a child of the `traceparent` in `headers`.
  */
 export function createPartCall(snapshot: () => Snapshot, ctx: PartCallContext): PartCall {
   const policies = new Map<string, PolicyRunner>();
@@ -59,9 +69,11 @@ export function createPartCall(snapshot: () => Snapshot, ctx: PartCallContext): 
     if (upstream === undefined) throw new RangeError(`aggregate part calls unknown upstream "${service}"`);
     const list: string[] = ['accept', 'application/json'];
     let userToken: string | undefined;
+    let traceparent: string | undefined;
     for (const [name, value] of Object.entries(headers)) {
       const lower = name.toLowerCase();
       if (lower === 'authorization') userToken = bearerToken(value);
+      else if (lower === 'traceparent') traceparent = value;
       else if (
         lower !== 'accept' &&
         lower !== 'x-request-deadline' &&
@@ -78,21 +90,41 @@ export function createPartCall(snapshot: () => Snapshot, ctx: PartCallContext): 
         ctx.tokens.cached(service, user, now) ?? (await ctx.tokens.mint(service, user)),
       );
     list.push('x-request-deadline', String(now + (timeoutMs ?? upstream.settings.timeoutMs)));
-    const res = await callBuffered(upstream, policy, {
-      method,
-      path,
-      headers: list,
-      body: null,
-      signal,
-      maxBytes: PART_LIMIT_BYTES,
+    const q = path.indexOf('?');
+    const span = ctx.tracer.startSpan(`${service} ${method} ${q < 0 ? path : path.slice(0, q)}`, {
+      kind: 'client',
+      parent: parseTraceparent(traceparent),
+      attributes: { 'peer.service': service, 'http.method': method, 'http.target': path },
     });
-    if (res.truncated)
+    // The part's server span is a child of this client span.
+    list.push('traceparent', formatTraceparent(span.context));
+    let res: BufferedResponse;
+    try {
+      res = await callBuffered(upstream, policy, {
+        method,
+        path,
+        headers: list,
+        body: null,
+        signal,
+        maxBytes: PART_LIMIT_BYTES,
+      });
+    } catch (err) {
+      span.setAttribute('error.code', spanErrorCode(err));
+      span.end('error');
+      throw err;
+    }
+    span.setAttribute('http.status_code', res.status);
+    if (res.truncated) {
+      span.setAttribute('error.code', 'RESPONSE_TOO_LARGE');
+      span.end('error');
       throw new UpstreamError({
         service,
         status: 502,
         code: 'RESPONSE_TOO_LARGE',
         message: `${service} answered with more than ${PART_LIMIT_BYTES} bytes`,
       });
+    }
+    span.end(res.status >= 500 ? 'error' : 'ok');
     const body = parse(res.body, res.headers['content-type']);
     if (res.status >= 400)
       throw new UpstreamError({

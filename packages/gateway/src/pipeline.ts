@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { TimeoutError } from '@flotilla/resilience';
-import { formatTraceparent, newSpanId, newTraceId, parseTraceparent } from '@flotilla/service';
+import { formatTraceparent, parseTraceparent } from '@flotilla/service';
 import { bearerToken, GatewayAuthError, type Identity, isGatewayAuthError } from './auth.js';
 import { readBody, streamBody } from './body.js';
 import {
@@ -57,14 +57,22 @@ export function handleRequest(
   const head = new RequestHeaders(req.rawHeaders, route?.target?.drop);
   const ex = new Exchange(ctx, snapshot, req, res, head, method, startedAt);
   const parent = head.traceparent === undefined ? undefined : parseTraceparent(head.traceparent);
-  const spanId = newSpanId();
-  if (parent === undefined) {
-    ex.traceId = newTraceId();
-    ex.traceparent = formatTraceparent({ traceId: ex.traceId, spanId, sampled: true });
-  } else {
-    ex.traceId = parent.traceId;
-    ex.traceparent = formatTraceparent({ traceId: parent.traceId, spanId, sampled: parent.sampled });
-  }
+  // The server span: a child of the client's traceparent (or a new trace). Calls upstream replace
+  // its id with their own client span's, so the upstreams' server spans nest under those.
+  const span = ctx.tracer.startSpan(
+    route === undefined ? `${method} unmatched` : `${method} ${route.config.match.path}`,
+    {
+      kind: 'server',
+      parent,
+      attributes:
+        route === undefined
+          ? { 'http.method': method }
+          : { 'http.method': method, 'http.route': route.config.match.path, 'gateway.route': route.id },
+    },
+  );
+  ex.span = span;
+  ex.traceId = span.context.traceId;
+  ex.traceparent = formatTraceparent(span.context);
   const rid = head.requestId;
   // A new trace's id is fresh randomness already: it serves as the request id too.
   ex.requestId =

@@ -1,8 +1,13 @@
 import type { Readable } from 'node:stream';
 import type { PolicyContext } from '@flotilla/resilience';
-import { UnknownServiceError, UpstreamUnavailableError } from '@flotilla/service';
+import {
+  type ActiveSpan,
+  formatTraceparent,
+  UnknownServiceError,
+  UpstreamUnavailableError,
+} from '@flotilla/service';
 import type { Dispatcher } from 'undici';
-import { ClientClosedError, replyForUpstreamError } from './error-reply.js';
+import { ClientClosedError, replyForUpstreamError, spanErrorCode } from './error-reply.js';
 import { CLIENT_CLOSED_STATUS, type Exchange } from './exchange.js';
 import { type ResponseHeadInfo, responseHeaders } from './headers.js';
 import { applyRewrite } from './path-pattern.js';
@@ -16,7 +21,8 @@ import { type Connection, markCallerFault, markNotRetryable } from './upstream-p
  * with `writeHead`, body chunks go straight to the client socket with backpressure, nothing is
  * buffered. The request runs in the upstream's pipeline (request timeout > retry > breaker >
  * bulkhead > attempt timeout); an attempt may be retried only while no byte of the response was
- * sent to the client.
+ * sent to the client. Each attempt that reaches an instance records a client span (child of the
+ * request's server span) that ends with the attempt.
  */
 
 /** Responses captured for a shadow comparison stop being captured past this size. */
@@ -50,7 +56,11 @@ function isNetworkError(err: unknown): boolean {
 export class Forward {
   readonly headers: string[];
   private readonly deadlineSlot: number;
+  /** Where the `traceparent` value is in {@link headers}: each attempt sends its own client span. */
+  private readonly traceSlot: number;
   private readonly upstreamPath: string;
+  /** The client spans' name, `"<service> <METHOD> <path>"`; made at the first attempt. */
+  private spanName: string | undefined = undefined;
   private current: Attempt | undefined = undefined;
   /** The response was ended by the gateway (a single-chunk body ends with its chunk). */
   private ended = false;
@@ -100,6 +110,7 @@ export class Forward {
       'traceparent',
       ex.traceparent,
     );
+    this.traceSlot = headers.length - 1;
     if (token !== undefined) headers.push('authorization', token);
     headers.push('x-request-deadline', '');
     this.deadlineSlot = headers.length - 1;
@@ -136,8 +147,21 @@ export class Forward {
       return Promise.reject(
         new UnknownServiceError(upstream.service, `discovery lists no instance of "${upstream.service}"`),
       );
-    const attempt = new Attempt(this, endpoint);
+    const { ex } = this;
+    const span = ex.ctx.tracer.startSpan(this.clientSpanName(), {
+      kind: 'client',
+      parent: ex.span?.context,
+      attributes: {
+        'peer.service': upstream.service,
+        'http.method': ex.method,
+        'flotilla.attempt': number,
+        'flotilla.instance': endpoint.url,
+      },
+    });
+    const attempt = new Attempt(this, endpoint, span);
     this.current = attempt;
+    // The upstream's server span is a child of this attempt's client span.
+    this.headers[this.traceSlot] = formatTraceparent(span.context);
     const now = this.ex.ctx.now();
     const attemptDeadline = now + upstream.settings.timeoutMs;
     const requestDeadline = now - (performance.now() - this.ex.startedAt) + this.ex.snapshot.requestTimeoutMs;
@@ -153,6 +177,15 @@ export class Forward {
       attempt,
     );
     return attempt.promise;
+  }
+
+  private clientSpanName(): string {
+    if (this.spanName === undefined) {
+      const path = this.upstreamPath;
+      const q = path.indexOf('?');
+      this.spanName = `${this.target.service} ${this.ex.method} ${q < 0 ? path : path.slice(0, q)}`;
+    }
+    return this.spanName;
   }
 
   /** The response head arrived: it goes to the client at once. Returns false to stop the attempt. */
@@ -269,7 +302,7 @@ export class Forward {
     }
     // The response had started: the client must see it broken off, not complete.
     ex.res.destroy();
-    ex.finish(reply.status);
+    ex.finish(reply.status, true);
   }
 
   /** The client went away: the attempt in flight is stopped. */
@@ -296,6 +329,8 @@ class Attempt implements Dispatcher.DispatchHandler {
   constructor(
     private readonly forward: Forward,
     readonly endpoint: { readonly url: string; readonly value: Connection },
+    /** The attempt's client span; ends with the attempt. */
+    private readonly span: ActiveSpan,
   ) {
     this.promise = new Promise<number>((resolve, reject) => {
       this.resolve = resolve;
@@ -331,6 +366,8 @@ class Attempt implements Dispatcher.DispatchHandler {
     this.over = true;
     this.forward.complete(this);
     this.forward.target.upstream.balancer.release(this.endpoint, this.status >= 500 ? 'failure' : 'success');
+    this.span.setAttribute('http.status_code', this.status);
+    this.span.end(this.status >= 500 ? 'error' : 'ok');
     this.resolve(this.status);
   }
 
@@ -342,6 +379,9 @@ class Attempt implements Dispatcher.DispatchHandler {
       this.endpoint,
       this.cancelled !== undefined || this.invalid !== undefined ? 'neutral' : 'failure',
     );
+    if (this.status !== 0) this.span.setAttribute('http.status_code', this.status);
+    this.span.setAttribute('error.code', spanErrorCode(error));
+    this.span.end('error');
     this.reject(error);
   }
 

@@ -1,4 +1,5 @@
-import { errorJson, replyForUpstreamError } from './error-reply.js';
+import { formatTraceparent } from '@flotilla/service';
+import { errorJson, replyForUpstreamError, spanErrorCode } from './error-reply.js';
 import type { Exchange } from './exchange.js';
 import type { CapturedResponse } from './json-compare.js';
 import { compareResponses } from './json-compare.js';
@@ -9,7 +10,8 @@ import { callBuffered } from './upstream-call.js';
 /**
  * Shadow traffic (internal): after the client has its response from legacy, the same request
  * goes to the candidate and both responses are compared. The copy is sent only once the
- * primary response is complete, so it can neither delay nor change what the client gets.
+ * primary response is complete, so it can neither delay nor change what the client gets. It
+ * records a client span (`gateway.shadow: true`) under the request's server span.
  */
 
 /** Responses larger than this are not compared (the primary's capture stops there too). */
@@ -41,6 +43,7 @@ export async function sendShadowCopy(
       if (drop === undefined || !drop.has(name)) headers.push(name, plan.headers[i + 1] as string);
     }
     headers.push('x-request-id', ex.requestId, 'traceparent', ex.traceparent, 'x-flotilla-shadow', '1');
+    const traceSlot = headers.length - 3;
     if (ctx.tokens !== undefined && target.sendsToken) {
       const now = ctx.now();
       headers.push(
@@ -55,6 +58,14 @@ export async function sendShadowCopy(
         ? ex.path
         : applyRewrite(target.rewrite, hit.values, hit.rest)) + ex.query;
     let candidate: CapturedResponse;
+    const q = path.indexOf('?');
+    const span = ctx.tracer.startSpan(`${target.service} ${ex.method} ${q < 0 ? path : path.slice(0, q)}`, {
+      kind: 'client',
+      parent: ex.span?.context,
+      attributes: { 'peer.service': target.service, 'http.method': ex.method, 'gateway.shadow': true },
+    });
+    // The candidate's server span is a child of this client span.
+    headers[traceSlot] = formatTraceparent(span.context);
     try {
       const res = await callBuffered(target.upstream, target.upstream.once, {
         method: ex.method,
@@ -63,6 +74,8 @@ export async function sendShadowCopy(
         body: plan.body,
         maxBytes: COMPARE_LIMIT_BYTES,
       });
+      span.setAttribute('http.status_code', res.status);
+      span.end(res.status >= 500 ? 'error' : 'ok');
       if (res.truncated) return;
       const type = res.headers['content-type'];
       candidate = {
@@ -71,6 +84,8 @@ export async function sendShadowCopy(
         body: res.body,
       };
     } catch (err) {
+      span.setAttribute('error.code', spanErrorCode(err));
+      span.end('error');
       // A candidate that fails where legacy answered is a mismatch like any other.
       const reply = replyForUpstreamError(err, target.service, ex.snapshot.requestTimeoutMs);
       candidate = {
