@@ -96,6 +96,12 @@ export interface EventBus<DB> {
   healthCheck(options?: EventBusHealthCheckOptions): HealthCheck;
   /** Outbox backlog and its oldest age, relay state, and per-group counts and latencies. */
   stats(options?: { signal?: AbortSignal }): Promise<EventBusStats>;
+  /**
+   * Per consumer group of this bus, the messages the transport holds that the group has not
+   * settled yet (approximate, see `Transport.lag`); `null` for every group when the transport
+   * does not count them. Rejects when the transport cannot answer.
+   */
+  lag(options?: { signal?: AbortSignal }): Promise<Readonly<Record<string, number | null>>>;
   /** Inspect, replay and discard the dead letters of this service's groups. */
   readonly deadLetters: DeadLetters;
 }
@@ -293,9 +299,7 @@ class ServiceEventBus<DB> implements EventBus<DB> {
         if (this.closing !== undefined) throw new EventBusClosedError(this.service, 'health check');
         await this.o.transport.check(signal);
         const outbox = await abortable(this.outboxStats(), signal);
-        const lag: Record<string, number> = {};
-        if (this.o.transport.lag !== undefined)
-          for (const group of this.consumers.keys()) lag[group] = await this.o.transport.lag(group, signal);
+        const lag = this.o.transport.lag === undefined ? {} : await this.lag({ signal });
         if (
           maxOutboxAgeMs !== undefined &&
           outbox.oldestAgeMs !== null &&
@@ -320,6 +324,16 @@ class ServiceEventBus<DB> implements EventBus<DB> {
       outbox: await this.outboxStats(),
       groups,
     };
+  }
+
+  async lag(options: { signal?: AbortSignal } = {}): Promise<Readonly<Record<string, number | null>>> {
+    const { signal } = options;
+    signal?.throwIfAborted();
+    const lag: Record<string, number | null> = {};
+    const transport = this.o.transport;
+    for (const group of this.consumers.keys())
+      lag[group] = transport.lag === undefined ? null : await transport.lag(group, signal);
+    return lag;
   }
 
   private async outboxStats(): Promise<OutboxStats> {

@@ -46,6 +46,17 @@ export {
   type OutboxStats,
   type PublishInput,
 } from './event-bus.js';
+export {
+  DeadLetterDetails,
+  DeadLetterSummary,
+  DeadLetterSummaryList,
+  DiscardResultView,
+  type EventBusRoutesOptions,
+  type EventBusRoutesTarget,
+  type EventBusStatsView,
+  eventBusRoutes,
+  ReplayResultView,
+} from './event-bus-routes.js';
 export type { EventHandler, HandlerContext } from './handler-invocation.js';
 export type { EventsLogger } from './logger.js';
 export {

@@ -1,7 +1,7 @@
 // Reading the whole shop's state through the services' HTTP APIs (never their database files),
 // with a service token of its own signed with FLOTILLA_SERVICE_KEY, as any service would call
 // another. Lists: orders, payments, reservations (the audit API), stock, shipments,
-// notifications, dead letters of every consumer, and stuck sagas.
+// notifications, dead letters of every consumer (`GET /dead-letters`), and stuck sagas.
 import { serviceTokens } from '@flotilla/service';
 import type { Reservation, StockEntry } from '../contracts/inventory-api.js';
 import type { NotificationView } from '../contracts/notification-api.js';
@@ -9,7 +9,7 @@ import type { OrderView } from '../contracts/order-api.js';
 import type { Payment } from '../contracts/payment-api.js';
 import type { ShipmentView } from '../contracts/shipping-api.js';
 
-/** A dead letter as the audit API lists it, with the service that holds it. */
+/** A dead letter as `GET /dead-letters` lists it (its error's message only), with the service that holds it. */
 export interface DeadLetterEntry {
   readonly service: string;
   readonly id: string;
@@ -101,8 +101,19 @@ export async function readShopState(
       all<NotificationView>('notification', '/notifications/all', 500),
       all<StuckSaga>('order', '/sagas?state=stuck', 100),
       ...CONSUMERS.map((service) =>
-        get<{ items: Omit<DeadLetterEntry, 'service'>[] }>(service, '/audit/dead-letters').then((r) =>
-          r.items.map((d) => ({ ...d, service })),
+        get<{ items: (Omit<DeadLetterEntry, 'service' | 'error'> & { error: { message: string } })[] }>(
+          service,
+          '/dead-letters?limit=1000',
+        ).then((r) =>
+          r.items.map((d) => ({
+            service,
+            id: d.id,
+            group: d.group,
+            eventId: d.eventId,
+            eventType: d.eventType,
+            subject: d.subject,
+            error: d.error.message,
+          })),
         ),
       ),
     ]);

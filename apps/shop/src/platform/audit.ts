@@ -3,7 +3,8 @@
 // refuses one that carries an end user (403 FORBIDDEN): a customer never sees other customers'
 // data through it. Paged by id (`cursor` = the last id of the previous page). Infrastructure only:
 // each service's page schema is in its own contract (e.g. AuditOrderPage in contracts/order-api.ts).
-import type { EventBus } from '@flotilla/events';
+// The event bus's operator routes (stats, dead letters) follow the same rule: busAdminRoutes.
+import { type EventBusRoutesTarget, eventBusRoutes } from '@flotilla/events';
 import { type AnyRoute, type RequestContext, ServiceError } from '@flotilla/service';
 import { z } from 'zod';
 
@@ -19,22 +20,6 @@ export const AuditPageQuery = z.strictObject({
 export function auditPage<T extends z.ZodType>(item: T) {
   return z.object({ items: z.array(item), nextCursor: z.string().nullable() });
 }
-
-/** A dead letter as `GET /audit/dead-letters` lists it (without the payload and stack). */
-export const AuditDeadLetter = z.object({
-  id: z.string(),
-  group: z.string(),
-  eventId: z.string(),
-  eventType: z.string(),
-  subject: z.string(),
-  reason: z.enum(['handler-failed', 'poison']),
-  error: z.string(),
-  attempts: z.number().int(),
-  deadLetteredAt: z.iso.datetime(),
-});
-
-/** `GET /audit/dead-letters` (every service with an event bus): up to 1000, oldest first. */
-export const AuditDeadLetterList = z.object({ items: z.array(AuditDeadLetter) });
 
 /** 403 `FORBIDDEN` when the service token carries an end user. */
 export function requireOperator(ctx: RequestContext<unknown>): void {
@@ -57,31 +42,12 @@ export function pageOf<R extends { id: string }, T>(
   };
 }
 
-/** `GET /audit/dead-letters` for a service whose deps hold its event bus. */
-export function deadLetterAuditRoute<
-  Deps extends { readonly bus: { readonly deadLetters: EventBus<unknown>['deadLetters'] } },
->(): AnyRoute<Deps> {
-  return {
-    method: 'GET',
-    path: '/audit/dead-letters',
-    summary: "Every dead letter of this service's consumer groups (operators; 403 for end users).",
-    response: AuditDeadLetterList,
-    handler: async (_input: unknown, ctx: RequestContext<Deps>) => {
-      requireOperator(ctx);
-      const letters = await ctx.deps.bus.deadLetters.list({ limit: 1000, signal: ctx.signal });
-      return {
-        items: letters.map((d) => ({
-          id: d.id,
-          group: d.group,
-          eventId: d.eventId,
-          eventType: d.eventType,
-          subject: d.subject,
-          reason: d.reason,
-          error: d.error.message,
-          attempts: d.attempts,
-          deadLetteredAt: new Date(d.deadLetteredAt).toISOString(),
-        })),
-      };
-    },
-  };
+/**
+ * @flotilla/events' `eventBusRoutes` for a service whose deps hold its event bus:
+ * `GET /events/stats`, `GET /dead-letters?group&type&limit`, `GET /dead-letters/:id`,
+ * `POST /dead-letters/:id/replay` and `POST /dead-letters/:id/discard` (operators and the chaos
+ * checker; 403 for end users).
+ */
+export function busAdminRoutes<Deps extends { readonly bus: EventBusRoutesTarget }>(): AnyRoute<Deps>[] {
+  return eventBusRoutes<Deps>((ctx) => ctx.deps.bus, { authorize: requireOperator });
 }

@@ -10,6 +10,8 @@
  *   currency, updatedAt}; 404 PRODUCT_NOT_FOUND; 400 VALIDATION_FAILED (malformed SKU).
  * - `GET /products?limit&cursor` → 200 {items, nextCursor}; 400 INVALID_CURSOR.
  * - `GET /products?skus=A,B` → 200 {items, missing}.
+ * - `GET /events/stats`, `GET /dead-letters[/:id]`, `POST /dead-letters/:id/replay|discard`: the
+ *   event bus's operator routes (platform/audit.ts; 403 for end users).
  */
 import type { EventBus } from '@flotilla/events';
 import { defineService, type Service } from '@flotilla/service';
@@ -21,6 +23,7 @@ import {
   CatalogProduct,
   CatalogSku,
 } from '../../contracts/catalog-api.js';
+import { busAdminRoutes } from '../../platform/audit.js';
 import { openPlatform } from '../../platform/runtime.js';
 import type { CatalogDb } from './db.js';
 import { catalogMigrations } from './migrations.js';
@@ -35,7 +38,7 @@ export interface CatalogDeps {
 
 /** Builds the catalog service's definition. */
 export function createCatalogService(): Service<CatalogDeps> {
-  return defineService({
+  const service = defineService({
     name: 'catalog',
     version: '1.0.0',
     setup: async (ctx): Promise<CatalogDeps> => {
@@ -71,6 +74,8 @@ export function createCatalogService(): Service<CatalogDeps> {
       response: CatalogProduct,
       handler: ({ params }, { deps }) => getProduct(deps.store.db, params.sku),
     });
+  for (const route of busAdminRoutes<CatalogDeps>()) service.route(route);
+  return service;
 }
 
 /** The catalog service as `main.ts` runs it. */

@@ -1,13 +1,13 @@
 // The inventory service's audit routes (read-only, operators and the chaos checker; see
-// platform/audit.ts): every reservation, and the dead letters of its consumer groups. Stock of
-// every SKU with its conservation counters is `GET /stock`.
+// platform/audit.ts): every reservation. Stock of every SKU with its conservation counters is
+// `GET /stock`.
 import type { AnyRoute } from '@flotilla/service';
 import { AuditReservationPage } from '../../contracts/inventory-api.js';
-import { AuditPageQuery, deadLetterAuditRoute, pageOf, requireOperator } from '../../platform/audit.js';
+import { AuditPageQuery, pageOf, requireOperator } from '../../platform/audit.js';
 import { reservationView } from './reservations.js';
 import type { InventoryDeps } from './service.js';
 
-/** `GET /audit/reservations?limit&cursor` (every reservation, in id order) and `GET /audit/dead-letters`. */
+/** `GET /audit/reservations?limit&cursor` (every reservation, in id order). */
 export function inventoryAuditRoutes(): AnyRoute<InventoryDeps>[] {
   return [
     {
@@ -28,6 +28,5 @@ export function inventoryAuditRoutes(): AnyRoute<InventoryDeps>[] {
         return pageOf(rows, query.limit, reservationView);
       },
     },
-    deadLetterAuditRoute<InventoryDeps>(),
   ];
 }

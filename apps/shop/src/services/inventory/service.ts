@@ -20,6 +20,9 @@
  * - `GET /reservations/:id` → 200 reservation; 404 RESERVATION_NOT_FOUND.
  * - `GET /stock/:sku` → 200 {sku, available, reserved}; 404 SKU_NOT_FOUND.
  * - `GET /stock` → 200 {items:[{sku, initial, available, reserved, committed}]} (chaos checker).
+ * - `GET /audit/reservations`, `GET /events/stats`, `GET /dead-letters[/:id]`,
+ *   `POST /dead-letters/:id/replay|discard`: operators and the chaos checker (platform/audit.ts;
+ *   403 for end users).
  * Consumes (group 'inventory'): OrderConfirmed → CONFIRMED, ShipmentCreated → COMMITTED,
  * OrderCancelled → RELEASED if still held.
  */
@@ -38,6 +41,7 @@ import {
   StockLevel,
   StockList,
 } from '../../contracts/inventory-api.js';
+import { busAdminRoutes } from '../../platform/audit.js';
 import { idempotentCommand, requireIdempotencyKey, settle } from '../../platform/idempotent-request.js';
 import { openPlatform } from '../../platform/runtime.js';
 import { inventoryAuditRoutes } from './audit-routes.js';
@@ -189,8 +193,8 @@ export function createInventoryService(options: InventoryServiceOptions = {}): S
       response: StockList,
       handler: async (_input, { deps }) => ({ items: await allStock(deps.store.db) }),
     });
-  // Read-only listings for operators and the chaos checker (platform/audit.ts).
-  for (const route of inventoryAuditRoutes()) service.route(route);
+  // Listings and the event bus's routes for operators and the chaos checker (platform/audit.ts).
+  for (const route of [...inventoryAuditRoutes(), ...busAdminRoutes<InventoryDeps>()]) service.route(route);
   return service;
 }
 

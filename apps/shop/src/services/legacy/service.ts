@@ -20,6 +20,8 @@
  *   transaction; 401 UNAUTHENTICATED, 402 PAYMENT_DECLINED (total ending in 13 minor units),
  *   409 OUT_OF_STOCK, 422 UNKNOWN_PRODUCT — nothing is kept on any error.
  * - `GET /v1/orders/:id` (owner only) → 200 order; 404 ORDER_NOT_FOUND.
+ * - `GET /events/stats`, `GET /dead-letters[/:id]`, `POST /dead-letters/:id/replay|discard`: the
+ *   event bus's operator routes (platform/audit.ts; 403 for end users).
  * Every body error is 400 VALIDATION_FAILED.
  */
 
@@ -38,6 +40,7 @@ import {
   V1Order,
   V1OrderRequest,
 } from '../../contracts/legacy-api.js';
+import { busAdminRoutes } from '../../platform/audit.js';
 import { openPlatform } from '../../platform/runtime.js';
 import type { LegacyDb } from './db.js';
 import { createLogin, type Login } from './login.js';
@@ -77,7 +80,7 @@ function requireUser(ctx: RequestContext<LegacyDeps>): { id: string; scopes: rea
 /** Builds the legacy monolith's service definition. */
 export function createLegacyService(options: LegacyServiceOptions = {}): Service<LegacyDeps> {
   const now = options.now ?? Date.now;
-  return defineService({
+  const service = defineService({
     name: 'legacy',
     version: '1.0.0',
     config: legacyConfig,
@@ -153,6 +156,8 @@ export function createLegacyService(options: LegacyServiceOptions = {}): Service
       response: V1Order,
       handler: ({ params }, ctx) => getV1Order(ctx.deps.store, requireUser(ctx).id, params.id),
     });
+  for (const route of busAdminRoutes<LegacyDeps>()) service.route(route);
+  return service;
 }
 
 /** The legacy service as `main.ts` runs it. */

@@ -11,6 +11,8 @@
 //   GET /notifications/all  ?kind&limit&cursor → 200: every notification, newest first, for the
 //                           chaos checker and the console; 403 FORBIDDEN on behalf of an end user
 //   Both: 400 VALIDATION_FAILED / INVALID_CURSOR.
+//   GET /events/stats, GET /dead-letters[/:id], POST /dead-letters/:id/replay|discard
+//                           the event bus's operator routes (platform/audit.ts; 403 for end users)
 import type { EventBus } from '@flotilla/events';
 import { defineService, type RequestContext, type Service, ServiceError } from '@flotilla/service';
 import type { Store } from '@flotilla/store';
@@ -21,7 +23,7 @@ import {
 } from '../../contracts/notification-api.js';
 import { OrderCancelled, OrderConfirmed } from '../../contracts/order-events.js';
 import { ShipmentDispatched } from '../../contracts/shipping-events.js';
-import { deadLetterAuditRoute } from '../../platform/audit.js';
+import { busAdminRoutes } from '../../platform/audit.js';
 import { openPlatform } from '../../platform/runtime.js';
 import {
   type ComposedMessage,
@@ -130,8 +132,8 @@ export function createNotificationService(
         });
       },
     });
-  // Read-only listings for operators and the chaos checker (platform/audit.ts).
-  for (const route of [deadLetterAuditRoute<NotificationDeps>()]) service.route(route);
+  // The event bus's routes for operators and the chaos checker (platform/audit.ts).
+  for (const route of busAdminRoutes<NotificationDeps>()) service.route(route);
   return service;
 }
 

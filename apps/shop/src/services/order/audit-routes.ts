@@ -1,12 +1,12 @@
 // The order service's audit routes (read-only, operators and the chaos checker; see
-// platform/audit.ts): every order, and the dead letters of its consumer groups.
+// platform/audit.ts): every order.
 import type { AnyRoute } from '@flotilla/service';
 import { AuditOrderPage } from '../../contracts/order-api.js';
-import { AuditPageQuery, deadLetterAuditRoute, pageOf, requireOperator } from '../../platform/audit.js';
+import { AuditPageQuery, pageOf, requireOperator } from '../../platform/audit.js';
 import type { OrderDeps } from './order-deps.js';
 import { toOrderView } from './order-view.js';
 
-/** `GET /audit/orders?limit&cursor` (every order, in id order) and `GET /audit/dead-letters`. */
+/** `GET /audit/orders?limit&cursor` (every order, in id order). */
 export const orderAuditRoutes: readonly AnyRoute<OrderDeps>[] = [
   {
     method: 'GET',
@@ -26,5 +26,4 @@ export const orderAuditRoutes: readonly AnyRoute<OrderDeps>[] = [
       return pageOf(rows, query.limit, toOrderView);
     },
   },
-  deadLetterAuditRoute<OrderDeps>(),
 ];

@@ -9,6 +9,8 @@
 //   GET  /orders          the caller's orders, newest first (?status&limit&cursor) → 200
 //   GET  /sagas, GET /sagas/:id, POST /sagas/:id/retry, POST /sagas/:id/resolve
 //                         the saga operator API (@flotilla/saga's sagaRoutes)
+//   GET  /audit/orders, GET /events/stats, GET /dead-letters[/:id], POST /dead-letters/:id/replay|discard
+//                         operators and the chaos checker (platform/audit.ts; 403 for end users)
 //
 // Placing an order writes the order (PENDING), starts its fulfillment saga and publishes
 // OrderCreated in one transaction; the saga (fulfillment-saga.ts) reserves stock, takes the
@@ -19,6 +21,7 @@ import { type Clock, exponentialBackoff, systemClock } from '@flotilla/resilienc
 import { createSagaRunner, sagaMigrations } from '@flotilla/saga';
 import { defineService, type Service } from '@flotilla/service';
 import { z } from 'zod';
+import { busAdminRoutes } from '../../platform/audit.js';
 import { openPlatform } from '../../platform/runtime.js';
 import { orderAuditRoutes } from './audit-routes.js';
 import type { OrderDb } from './db.js';
@@ -87,7 +90,7 @@ export function createOrderService(options: OrderServiceOptions = {}): Service<O
     // The saga step is the one retry loop for participants (durable, lease released while it
     // waits); a client retry inside each step attempt would multiply the attempts.
     upstreams: { inventory: { retry: false }, payment: { retry: false } },
-    routes: [...orderRoutes, ...sagaAdminRoutes(), ...orderAuditRoutes],
+    routes: [...orderRoutes, ...sagaAdminRoutes(), ...orderAuditRoutes, ...busAdminRoutes<OrderDeps>()],
     info: async ({ bus, runner }) => {
       const [stats, stuck] = await Promise.all([bus.stats(), runner.list({ state: 'stuck', limit: 1 })]);
       // Saga counts and latencies are in /metrics (flotilla_saga_*); here only what needs a hand.

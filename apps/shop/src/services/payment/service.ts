@@ -17,7 +17,10 @@
  *   PAYMENT_NOT_REFUNDABLE (declined); 503 PROVIDER_UNAVAILABLE.
  * - `GET /payments?orderId=` → 200 {items, chargedMinor, refundedMinor} (a customer's call sees
  *   only their own payments).
+ * - `GET /events/stats`, `GET /dead-letters[/:id]`, `POST /dead-letters/:id/replay|discard`: the
+ *   event bus's operator routes (platform/audit.ts; 403 for end users).
  */
+import type { EventBus } from '@flotilla/events';
 import { type Clock, type RandomSource, systemClock } from '@flotilla/resilience';
 import { idempotencyMigrations } from '@flotilla/saga';
 import { defineService, type Service } from '@flotilla/service';
@@ -30,6 +33,7 @@ import {
   PaymentQuery,
   RefundResponse,
 } from '../../contracts/payment-api.js';
+import { busAdminRoutes } from '../../platform/audit.js';
 import { requireIdempotencyKey } from '../../platform/idempotent-request.js';
 import { openPlatform } from '../../platform/runtime.js';
 import { paymentAuditRoutes } from './audit-routes.js';
@@ -51,6 +55,8 @@ export const paymentConfig = z.object({
 /** What the payment service's handlers use. */
 export interface PaymentDeps {
   readonly store: Store<PaymentDb>;
+  /** Publishes and consumes nothing yet: started for its relay, health and operator routes. */
+  readonly bus: EventBus<PaymentDb>;
   readonly provider: PaymentProvider;
   readonly now: () => number;
 }
@@ -85,7 +91,7 @@ export function createPaymentService(options: PaymentServiceOptions = {}): Servi
         clock: options.clock ?? systemClock,
         ...(options.random === undefined ? {} : { random: options.random }),
       });
-      return { store, provider, now };
+      return { store, bus, provider, now };
     },
   })
     .route({
@@ -120,8 +126,8 @@ export function createPaymentService(options: PaymentServiceOptions = {}): Servi
       response: PaymentList,
       handler: ({ query }, { deps, user }) => paymentsOfOrder(deps.store.db, query.orderId, user?.id),
     });
-  // Read-only listings for operators and the chaos checker (platform/audit.ts).
-  for (const route of paymentAuditRoutes()) service.route(route);
+  // Listings and the event bus's routes for operators and the chaos checker (platform/audit.ts).
+  for (const route of [...paymentAuditRoutes(), ...busAdminRoutes<PaymentDeps>()]) service.route(route);
   return service;
 }
 

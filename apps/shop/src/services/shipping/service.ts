@@ -10,6 +10,8 @@
 //                    user in the token: that customer's shipments only (another customer's order
 //                    gives an empty list); without one (chaos checker, console): all of them.
 //                    400 VALIDATION_FAILED / INVALID_CURSOR, 401 UNAUTHENTICATED.
+//   GET /events/stats, GET /dead-letters[/:id], POST /dead-letters/:id/replay|discard
+//                    the event bus's operator routes (platform/audit.ts; 403 for end users).
 import type { EventBus } from '@flotilla/events';
 import { type Clock, systemClock } from '@flotilla/resilience';
 import { defineService, type Service } from '@flotilla/service';
@@ -17,7 +19,7 @@ import type { Store } from '@flotilla/store';
 import { z } from 'zod';
 import { OrderConfirmed } from '../../contracts/order-events.js';
 import { ShipmentPage, ShipmentQuery } from '../../contracts/shipping-api.js';
-import { deadLetterAuditRoute } from '../../platform/audit.js';
+import { busAdminRoutes } from '../../platform/audit.js';
 import { openPlatform } from '../../platform/runtime.js';
 import { createShipment } from './create-shipment.js';
 import type { ShippingDb } from './db.js';
@@ -119,8 +121,8 @@ export function createShippingService(options: ShippingServiceOptions = {}): Ser
         cursor: query.cursor,
       }),
   });
-  // Read-only listings for operators and the chaos checker (platform/audit.ts).
-  for (const route of [deadLetterAuditRoute<ShippingDeps>()]) service.route(route);
+  // The event bus's routes for operators and the chaos checker (platform/audit.ts).
+  for (const route of busAdminRoutes<ShippingDeps>()) service.route(route);
   return service;
 }
 
