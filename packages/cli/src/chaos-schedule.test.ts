@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import {
   isChaosScheduleError,
+  isInfraFault,
   isNetworkFault,
   parseDuration,
   parseFaultSchedule,
@@ -74,7 +75,7 @@ describe('parseFaultSchedule', () => {
     assert.equal(errorOf(''), 'the fault schedule is empty; e.g. kill:random@every=5s');
     assert.equal(
       errorOf('frezee:order@every=5s'),
-      'fault "frezee:order@every=5s": unknown fault "frezee" (faults: kill, freeze, stop, latency, bandwidth, reset, blackhole, errors)',
+      'fault "frezee:order@every=5s": unknown fault "frezee" (faults: kill, freeze, stop, latency, bandwidth, reset, blackhole, errors, nats-restart, pg-kill)',
     );
     assert.equal(
       errorOf('kill:paymnt@every=5s'),
@@ -228,6 +229,106 @@ describe('parseFaultSchedule', () => {
     assert.equal(
       errorOf('latency:payment=1s@p=0.5'),
       'fault "latency:payment=1s@p=0.5": unknown parameter "p" for latency (parameters: every, jitter, for)',
+    );
+  });
+});
+
+describe('parseFaultSchedule: infrastructure faults', () => {
+  it('parses NATS restarts, with or without downtime, and connection kills of a service or at random', () => {
+    const faults = parseFaultSchedule(
+      'nats-restart@every=20s,for=3s, nats-restart@every=30s,jitter=1s,pg-kill:order@every=10s,pg-kill:random@every=4s,jitter=500ms,kill:payment@every=5s',
+      SERVICES,
+    );
+    assert.deepEqual(
+      faults.map((f) => (isInfraFault(f) ? { ...f } : f.kind)),
+      [
+        {
+          text: 'nats-restart@every=20s,for=3s',
+          kind: 'nats-restart',
+          target: { kind: 'random' },
+          everyMs: 20_000,
+          jitterMs: 10_000,
+          forMs: 3000,
+        },
+        {
+          text: 'nats-restart@every=30s,jitter=1s',
+          kind: 'nats-restart',
+          target: { kind: 'random' },
+          everyMs: 30_000,
+          jitterMs: 1000,
+          forMs: 0,
+        },
+        {
+          text: 'pg-kill:order@every=10s',
+          kind: 'pg-kill',
+          target: { kind: 'service', service: 'order' },
+          everyMs: 10_000,
+          jitterMs: 5000,
+          forMs: 0,
+        },
+        {
+          text: 'pg-kill:random@every=4s,jitter=500ms',
+          kind: 'pg-kill',
+          target: { kind: 'random' },
+          everyMs: 4000,
+          jitterMs: 500,
+          forMs: 0,
+        },
+        'kill',
+      ],
+    );
+    assert.deepEqual(
+      faults.map((f) => [isInfraFault(f), isNetworkFault(f)]),
+      [
+        [true, false],
+        [true, false],
+        [true, false],
+        [true, false],
+        [false, false],
+      ],
+    );
+  });
+
+  it('names the infrastructure fault and the problem in every error', () => {
+    assert.equal(
+      errorOf('nats-restart:nats@every=20s'),
+      `fault "nats-restart:nats@every=20s": nats-restart takes no target: it restarts the run's own NATS server, e.g. nats-restart@every=20s,for=3s`,
+    );
+    assert.equal(
+      errorOf('nats-restart'),
+      'fault "nats-restart": needs every=<duration>, e.g. nats-restart@every=20s',
+    );
+    assert.equal(
+      errorOf('nats-restart@every=20s,for=soon'),
+      'fault "nats-restart@every=20s,for=soon": for must be a duration like 500ms, 5s or 1m, got "soon"',
+    );
+    assert.equal(
+      errorOf('nats-restart@every=20s,p=0.5'),
+      'fault "nats-restart@every=20s,p=0.5": unknown parameter "p" for nats-restart (parameters: every, jitter, for)',
+    );
+    assert.equal(
+      errorOf('pg-kill@every=10s'),
+      'fault "pg-kill@every=10s": needs a target: pg-kill:random@every=10s, or pg-kill:<service>@every=10s',
+    );
+    assert.equal(
+      errorOf('pg-kill:order[1]@every=10s'),
+      'fault "pg-kill:order[1]@every=10s": pg-kill acts on a service\'s database, which its instances share: write pg-kill:order, not [1]',
+    );
+    assert.equal(
+      errorOf('pg-kill:ordr@every=10s'),
+      'fault "pg-kill:ordr@every=10s": unknown service "ordr" (services: order, payment, inventory, or random)',
+    );
+    assert.equal(
+      errorOf('pg-kill:order@every=10s,for=2s'),
+      'fault "pg-kill:order@every=10s,for=2s": unknown parameter "for" for pg-kill (parameters: every, jitter)',
+    );
+    assert.equal(
+      errorOf('pg-kill:order'),
+      'fault "pg-kill:order": needs every=<duration>, e.g. pg-kill:order@every=10s',
+    );
+    assert.equal(
+      errorOf('pg-kill:order@every=50ms'),
+      'fault "pg-kill:order@every=50ms": every must be at least 100ms, got 50ms',
     );
   });
 });

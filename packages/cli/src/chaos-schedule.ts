@@ -32,6 +32,18 @@ export const NETWORK_FAULT_KINDS: readonly NetworkFaultKind[] = [
   'errors',
 ];
 
+/**
+ * The infrastructure faults, acting on what the services depend on rather than on the services:
+ * - `nats-restart`: stops the NATS server the run started itself (`--nats-server`) for `for`, then
+ *   starts it again on the same port and JetStream store.
+ * - `pg-kill`: terminates every connection to a service's PostgreSQL database(s)
+ *   (`pg_terminate_backend`), as a failover or an administrator would.
+ */
+export type InfraFaultKind = 'nats-restart' | 'pg-kill';
+
+/** Every {@link InfraFaultKind}. */
+export const INFRA_FAULT_KINDS: readonly InfraFaultKind[] = ['nats-restart', 'pg-kill'];
+
 /** What a fault acts on: a random service, a named one, or one instance of it. */
 export type FaultTarget =
   | { readonly kind: 'random' }
@@ -70,12 +82,36 @@ export interface NetworkFaultSpec {
   readonly proxy: Partial<ProxyFaults>;
 }
 
+/** One infrastructure fault of a schedule, e.g. `nats-restart@every=20s,for=3s` or `pg-kill:order@every=10s`. */
+export interface InfraFaultSpec {
+  /** The text it was parsed from, for messages and the report. */
+  readonly text: string;
+  readonly kind: InfraFaultKind;
+  /**
+   * `pg-kill`: the service whose database it acts on (`random`: one of the services that have a
+   * PostgreSQL database). `nats-restart` has no target: it acts on the run's NATS server, and
+   * this is `{ kind: 'random' }`.
+   */
+  readonly target: FaultTarget;
+  /** Mean time between two injections, in milliseconds. */
+  readonly everyMs: number;
+  /** Each interval is `everyMs` ± up to `jitterMs`. @default everyMs / 2 */
+  readonly jitterMs: number;
+  /** `nats-restart`: how long the server stays down, in milliseconds (0: started again at once). 0 for `pg-kill`. */
+  readonly forMs: number;
+}
+
 /** One fault of a schedule. */
-export type FaultSpec = ProcessFaultSpec | NetworkFaultSpec;
+export type FaultSpec = ProcessFaultSpec | NetworkFaultSpec | InfraFaultSpec;
 
 /** True when `fault` is a network fault (acts through the proxies rather than the supervisor). */
 export function isNetworkFault(fault: FaultSpec): fault is NetworkFaultSpec {
   return (NETWORK_FAULT_KINDS as readonly string[]).includes(fault.kind);
+}
+
+/** True when `fault` is an infrastructure fault (acts on NATS or PostgreSQL rather than on a service). */
+export function isInfraFault(fault: FaultSpec): fault is InfraFaultSpec {
+  return (INFRA_FAULT_KINDS as readonly string[]).includes(fault.kind);
 }
 
 /** Raised for a fault schedule that cannot be parsed; the message names the fault and the problem. */
@@ -126,6 +162,10 @@ const PARAMS: Readonly<Record<ProcessFaultKind, readonly string[]>> = {
  * `every` they hold for the whole run; with `every` each injection lasts `for`. `reset` takes
  * `p=<probability>` (new connections), or `every` alone to reset the current connections.
  *
+ * Infrastructure faults: `nats-restart@every=<d>[,for=<d>]` takes no target (it restarts the
+ * run's own NATS server, down for `for`, default 0); `pg-kill:<target>@every=<d>` terminates the
+ * connections to the target service's PostgreSQL database (`random` or a service, no instance).
+ *
  * `services`, when given, are the system's service names: unknown targets are reported.
  *
  * @example
@@ -167,14 +207,20 @@ function parseFault(group: readonly string[], services: readonly string[] | unde
   const spec = at < 0 ? head : head.slice(0, at);
   const params = at < 0 ? more : [head.slice(at + 1), ...more];
   const colon = spec.indexOf(':');
-  if (colon < 0) fail('expected kind:target, e.g. kill:random@every=5s');
+  if (colon < 0 && spec === 'nats-restart')
+    return parseInfraFault(text, 'nats-restart', undefined, params, services, fail);
+  if (colon < 0 && spec === 'pg-kill')
+    fail('needs a target: pg-kill:random@every=10s, or pg-kill:<service>@every=10s');
+  if (colon < 0) fail('expected kind:target, e.g. kill:random@every=5s (or nats-restart@every=20s)');
   const kindText = spec.slice(0, colon);
   const targetText = spec.slice(colon + 1);
   if ((NETWORK_FAULT_KINDS as readonly string[]).includes(kindText))
     return parseNetworkFault(text, kindText as NetworkFaultKind, targetText, params, services, fail);
+  if ((INFRA_FAULT_KINDS as readonly string[]).includes(kindText))
+    return parseInfraFault(text, kindText as InfraFaultKind, targetText, params, services, fail);
   if (!(PROCESS_FAULT_KINDS as readonly string[]).includes(kindText))
     fail(
-      `unknown fault "${kindText}" (faults: ${[...PROCESS_FAULT_KINDS, ...NETWORK_FAULT_KINDS].join(', ')})`,
+      `unknown fault "${kindText}" (faults: ${[...PROCESS_FAULT_KINDS, ...NETWORK_FAULT_KINDS, ...INFRA_FAULT_KINDS].join(', ')})`,
     );
   const kind = kindText as ProcessFaultKind;
   const target = parseTarget(targetText, services, fail);
@@ -204,6 +250,50 @@ function parseFault(group: readonly string[], services: readonly string[] | unde
     );
   if (kind !== 'kill' && forMs < 1) fail('for must be longer than 0ms');
   return { text, kind, target, everyMs, jitterMs, forMs };
+}
+
+function parseInfraFault(
+  text: string,
+  kind: InfraFaultKind,
+  targetText: string | undefined,
+  params: readonly string[],
+  services: readonly string[] | undefined,
+  fail: (message: string) => never,
+): InfraFaultSpec {
+  let target: FaultTarget = { kind: 'random' };
+  if (kind === 'nats-restart') {
+    if (targetText !== undefined)
+      fail(
+        `nats-restart takes no target: it restarts the run's own NATS server, e.g. nats-restart@every=20s,for=3s`,
+      );
+  } else {
+    target = parseTarget(targetText ?? '', services, fail);
+    if (target.kind === 'service' && target.instance !== undefined)
+      fail(
+        `pg-kill acts on a service's database, which its instances share: write pg-kill:${target.service}, not [${target.instance}]`,
+      );
+  }
+  const allowed = kind === 'nats-restart' ? ['every', 'jitter', 'for'] : ['every', 'jitter'];
+  const values = new Map<string, number>();
+  for (const param of params) {
+    const eq = param.indexOf('=');
+    if (eq < 0) fail(`parameter "${param}" must be name=value`);
+    const name = param.slice(0, eq);
+    const value = param.slice(eq + 1);
+    if (!allowed.includes(name))
+      fail(`unknown parameter "${name}" for ${kind} (parameters: ${allowed.join(', ')})`);
+    if (values.has(name)) fail(`parameter "${name}" is given twice`);
+    const ms = parseDuration(value);
+    if (ms === undefined) fail(`${name} must be a duration like 500ms, 5s or 1m, got "${value}"`);
+    values.set(name, ms as number);
+  }
+  const example = kind === 'nats-restart' ? 'nats-restart@every=20s' : `pg-kill:${targetText}@every=10s`;
+  const everyMs = values.get('every');
+  if (everyMs === undefined) return fail(`needs every=<duration>, e.g. ${example}`);
+  if (everyMs < 100) fail(`every must be at least 100ms, got ${everyMs}ms`);
+  const jitterMs = values.get('jitter') ?? Math.floor(everyMs / 2);
+  if (jitterMs >= everyMs) fail(`jitter must be less than every (${everyMs}ms), got ${jitterMs}ms`);
+  return { text, kind, target, everyMs, jitterMs, forMs: values.get('for') ?? 0 };
 }
 
 /** What each network fault's `=value` means, for messages; `undefined` when it takes none. */

@@ -5,11 +5,17 @@ import type { ChaosReport } from './run-chaos.js';
 /** Counter-examples printed per invariant; the JSON report has all of them. */
 const SHOWN_VIOLATIONS = 10;
 
-/** One fault record as a line: `  +12.3s  freeze  inventory[0]`. */
+/**
+ * One fault record as a line: `  +12.3s  freeze  inventory[0]`, with what it did when it says
+ * (`  +20.1s  pg-kill  order  (4 connections to 127.0.0.1:5432/shop_order)`).
+ */
 export function formatFaultRecord(r: FaultRecord, colour: boolean): string {
   const at = `+${(r.atMs / 1000).toFixed(1)}s`.padStart(8);
   const line = `${at}  ${r.action.padEnd(6)}  ${r.target}`;
-  if (r.outcome === 'applied') return r.fault === 'heal' ? `${line}  (heal)` : line;
+  if (r.outcome === 'applied') {
+    const notes = [r.detail, r.fault === 'heal' ? 'heal' : undefined].filter((n) => n !== undefined);
+    return notes.length === 0 ? line : `${line}  (${notes.join('; ')})`;
+  }
   return paint(r.outcome === 'failed' ? 'red' : 'gray', `${line}  ${r.outcome}: ${r.detail ?? ''}`, colour);
 }
 
@@ -27,6 +33,7 @@ export function formatChaosSummary(report: ChaosReport, colour: boolean): string
     ),
     `  seed        ${report.seed} · duration ${(report.durationMs / 1000).toFixed(0)} s · concurrency ${report.concurrency} · wall time ${(report.elapsedMs / 1000).toFixed(1)} s`,
     `  faults      ${report.faults.join('  ')}`,
+    ...infrastructureLine(report),
     `  applied     ${
       applied.length === 0 ? 'none' : [...byAction].map(([action, n]) => `${action} ×${n}`).join(', ')
     }${report.nemesis.some((r) => r.outcome !== 'applied') ? ` (${report.nemesis.filter((r) => r.outcome !== 'applied').length} skipped or refused)` : ''}`,
@@ -81,4 +88,16 @@ export function formatChaosSummary(report: ChaosReport, colour: boolean): string
         ),
   );
   return lines.join('\n');
+}
+
+/** The `infra` line of the summary, when the run had a NATS server of its own or databases. */
+function infrastructureLine(report: ChaosReport): string[] {
+  const { natsServer, databases } = report.infrastructure;
+  const parts = [
+    natsServer === null ? undefined : `NATS ${natsServer} (the run's own)`,
+    databases.length === 0
+      ? undefined
+      : `PostgreSQL ${databases.length} database${databases.length === 1 ? '' : 's'}`,
+  ].filter((p) => p !== undefined);
+  return parts.length === 0 ? [] : [`  infra       ${parts.join(' · ')}`];
 }

@@ -259,6 +259,167 @@ describe('runNemesis with network faults', () => {
   });
 });
 
+/** A fake infrastructure: services with databases, a NATS server that stops and starts, a log. */
+function fakeInfra(databaseServices: readonly string[], options: { failKills?: boolean } = {}) {
+  const calls: string[] = [];
+  let running = true;
+  return {
+    calls,
+    infra: {
+      databaseServices,
+      killConnections: async (service: string) => {
+        calls.push(`pg-kill ${service}`);
+        if (options.failKills === true) throw new Error('connection refused');
+        return `2 connections to 127.0.0.1:5432/${service}`;
+      },
+      nats: {
+        get running() {
+          return running;
+        },
+        stop: async () => {
+          calls.push('nats stop');
+          const was = running;
+          running = false;
+          return was;
+        },
+        start: async () => {
+          calls.push('nats start');
+          if (running) return undefined;
+          running = true;
+          return 120;
+        },
+      },
+    },
+  };
+}
+
+describe('runNemesis with infrastructure faults', () => {
+  it('terminates the connections of the named service, and of random services with a database', async () => {
+    const clock = manualClock();
+    const { calls, infra } = fakeInfra(['order', 'payment', 'inventory']);
+    const stop = new AbortController();
+    const done = runNemesis({
+      faults: parseFaultSchedule('pg-kill:order@every=1s,jitter=0ms,pg-kill:random@every=1500ms,jitter=0ms'),
+      control: fakeControl([]),
+      infra,
+      random: seededRandom(7),
+      clock,
+      signal: stop.signal,
+    });
+    await clock.advance(3_000);
+    stop.abort();
+    const records = await done;
+    assert.deepEqual(
+      records.filter((r) => r.fault === 'pg-kill:order@every=1s,jitter=0ms').map((r) => [r.atMs, r.target]),
+      [
+        [1000, 'order'],
+        [2000, 'order'],
+        [3000, 'order'],
+      ],
+    );
+    const random = records.filter((r) => r.fault.startsWith('pg-kill:random'));
+    assert.deepEqual(
+      random.map((r) => r.atMs),
+      [1500, 3000],
+    );
+    for (const r of records) {
+      assert.equal(r.action, 'pg-kill');
+      assert.equal(r.outcome, 'applied');
+      assert.ok(['order', 'payment', 'inventory'].includes(r.target), r.target);
+      assert.equal(r.detail, `2 connections to 127.0.0.1:5432/${r.target}`);
+    }
+    assert.equal(calls.length, 5);
+  });
+
+  it('records a connection kill as skipped without a fitting database, and as failed when it fails', async () => {
+    const clock = manualClock();
+    const stop = new AbortController();
+    const skipped = runNemesis({
+      faults: parseFaultSchedule('pg-kill:gateway@every=1s,jitter=0ms'),
+      control: fakeControl([]),
+      infra: fakeInfra(['order']).infra,
+      random: seededRandom(1),
+      clock,
+      signal: stop.signal,
+    });
+    const failing = runNemesis({
+      faults: parseFaultSchedule('pg-kill:order@every=1s,jitter=0ms'),
+      control: fakeControl([]),
+      infra: fakeInfra(['order'], { failKills: true }).infra,
+      random: seededRandom(1),
+      clock,
+      signal: stop.signal,
+    });
+    await clock.advance(1_000);
+    stop.abort();
+    assert.deepEqual(
+      [...(await skipped), ...(await failing)].map((r) => [r.action, r.target, r.outcome, r.detail]),
+      [
+        ['pg-kill', '-', 'skipped', 'no service with a PostgreSQL database fits the target'],
+        ['pg-kill', 'order', 'failed', 'connection refused'],
+      ],
+    );
+  });
+
+  it('stops the NATS server for `for`, starts it again, and starts it at once when told to stop', async () => {
+    const clock = manualClock();
+    const { calls, infra } = fakeInfra([]);
+    const stop = new AbortController();
+    const done = runNemesis({
+      faults: parseFaultSchedule('nats-restart@every=1s,jitter=0ms,for=500ms'),
+      control: fakeControl([]),
+      infra,
+      random: seededRandom(1),
+      clock,
+      signal: stop.signal,
+    });
+    await clock.advance(1_000);
+    assert.deepEqual(calls, ['nats stop']);
+    assert.equal(infra.nats.running, false);
+    await clock.advance(500);
+    assert.deepEqual(calls, ['nats stop', 'nats start']);
+    assert.equal(infra.nats.running, true);
+    // The next stop comes 1 s after the start; the run ends during its downtime.
+    await clock.advance(1_000);
+    assert.equal(infra.nats.running, false);
+    stop.abort();
+    const records = await done;
+    assert.equal(infra.nats.running, true);
+    assert.deepEqual(
+      records.map((r) => [r.atMs, r.action, r.target, r.outcome, r.detail]),
+      [
+        [1000, 'nats-stop', 'nats', 'applied', undefined],
+        [1500, 'nats-start', 'nats', 'applied', 'accepting clients after 120 ms'],
+        [2500, 'nats-stop', 'nats', 'applied', undefined],
+        [2500, 'nats-start', 'nats', 'applied', 'accepting clients after 120 ms'],
+      ],
+    );
+  });
+
+  it('refuses infrastructure faults without the infrastructure, and NATS restarts without its own server', async () => {
+    await assert.rejects(
+      runNemesis({
+        faults: parseFaultSchedule('pg-kill:order@every=1s'),
+        control: fakeControl([]),
+        random: seededRandom(1),
+        signal: new AbortController().signal,
+      }),
+      /pg-kill needs the system's infrastructure/,
+    );
+    const { nats: _nats, ...withoutNats } = fakeInfra(['order']).infra;
+    await assert.rejects(
+      runNemesis({
+        faults: parseFaultSchedule('nats-restart@every=1s'),
+        control: fakeControl([]),
+        infra: withoutNats,
+        random: seededRandom(1),
+        signal: new AbortController().signal,
+      }),
+      /nats-restart needs a NATS server the run started itself/,
+    );
+  });
+});
+
 describe('healSystem', () => {
   it('thaws frozen and starts stopped instances, then reports none left', async () => {
     const control = fakeControl([

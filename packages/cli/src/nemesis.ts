@@ -1,14 +1,23 @@
 import { type Clock, systemClock } from '@flotilla/resilience';
 import {
   type FaultSpec,
+  type InfraFaultSpec,
+  isInfraFault,
   isNetworkFault,
   type NetworkFaultKind,
   type NetworkFaultSpec,
   type ProcessFaultSpec,
 } from './chaos-schedule.js';
 import { NO_PROXY_FAULTS, type ProxyFaults } from './fault-proxy.js';
+import type { OwnedNatsServer } from './infra-nats-server.js';
 import type { InstanceState, InstanceStatus } from './supervisor-events.js';
 import type { ServiceAction, SystemControl } from './system-control.js';
+
+/**
+ * What an infrastructure fault does: `pg-kill` terminates a service's database connections;
+ * `nats-stop` and `nats-start` are the two halves of a `nats-restart`.
+ */
+export type InfraAction = 'pg-kill' | 'nats-stop' | 'nats-start';
 
 /** One thing the nemesis did (or tried to do). */
 export interface FaultRecord {
@@ -16,13 +25,20 @@ export interface FaultRecord {
   readonly atMs: number;
   /** The schedule entry it belongs to (`freeze:inventory@every=15s,for=3s`), or `heal`. */
   readonly fault: string;
-  /** A supervisor action, a network fault applied, or `clear` when a network fault ends. */
-  readonly action: ServiceAction | NetworkFaultKind | 'clear';
-  /** The instance, as `service[instance]` (a network fault on every instance: `service`); `-` when no instance fitted. */
+  /** A supervisor action, a network fault applied, `clear` when a network fault ends, or an infrastructure action. */
+  readonly action: ServiceAction | NetworkFaultKind | 'clear' | InfraAction;
+  /**
+   * The instance, as `service[instance]` (a network fault on every instance, or a `pg-kill`:
+   * `service`; the NATS server: `nats`); `-` when nothing fitted.
+   */
   readonly target: string;
-  /** `applied`; `skipped` when no instance was in a state the action fits; `failed` when the supervisor refused. */
+  /** `applied`; `skipped` when no instance was in a state the action fits; `failed` when the supervisor (or the infrastructure) refused. */
   readonly outcome: 'applied' | 'skipped' | 'failed';
-  /** Why it was skipped or failed; for a `reset` of current connections, how many it reset. */
+  /**
+   * Why it was skipped or failed; for a `reset` of current connections, how many it reset; for a
+   * `pg-kill`, how many connections it terminated and in which database; for a `nats-start`,
+   * how long the server took to accept clients again.
+   */
   readonly detail?: string;
 }
 
@@ -45,6 +61,21 @@ export interface NemesisOptions {
   readonly onRecord?: (record: FaultRecord) => void;
   /** The proxies network faults act through; required when the schedule has network faults. */
   readonly network?: NetworkFaultControl;
+  /** The infrastructure infrastructure faults act on; required when the schedule has some. */
+  readonly infra?: InfraFaultControl;
+}
+
+/** The infrastructure under a running system, as the nemesis drives it. */
+export interface InfraFaultControl {
+  /** The services `pg-kill` can act on: those whose environment names a PostgreSQL database. */
+  readonly databaseServices: readonly string[];
+  /**
+   * Terminates every connection to the database(s) of `service`; resolves with what it did, for
+   * the report (`3 connections to 127.0.0.1:5432/shop_order`).
+   */
+  killConnections(service: string): Promise<string>;
+  /** The NATS server the run started and may restart; absent when it started none. */
+  readonly nats?: Pick<OwnedNatsServer, 'running' | 'stop' | 'start'>;
 }
 
 /** The fault proxies in front of a system's instances, as the nemesis drives them. */
@@ -67,6 +98,9 @@ const RUNNING: readonly InstanceState[] = ['starting', 'ready', 'unready'];
  * A target not in a state the action fits (crashed, already frozen) is recorded as `skipped`.
  * Network faults act on `network`'s proxies instead: set for `for` (or, without `every`, until
  * `signal` aborts) and then cleared, or, for a `reset` without `p`, the current connections reset.
+ * Infrastructure faults act on `infra`: a `pg-kill` terminates a service's database connections
+ * (the service chosen, seeded, among those with a database); a `nats-restart` stops the run's
+ * NATS server and starts it again after `for` (at once when `signal` aborts meanwhile).
  */
 export async function runNemesis(options: NemesisOptions): Promise<FaultRecord[]> {
   const { control, random, signal } = options;
@@ -184,9 +218,93 @@ export async function runNemesis(options: NemesisOptions): Promise<FaultRecord[]
     }
   };
 
+  const infra = options.infra;
+  for (const fault of options.faults.filter(isInfraFault)) {
+    if (infra === undefined)
+      throw new Error(`${fault.kind} needs the system's infrastructure: pass \`infra\` (runChaos does)`);
+    if (fault.kind === 'nats-restart' && infra.nats === undefined)
+      throw new Error('nats-restart needs a NATS server the run started itself (runChaos: natsServer)');
+  }
+
+  const infraTimeline = async (fault: InfraFaultSpec, control: InfraFaultControl): Promise<void> => {
+    const failed = (action: InfraAction, target: string, err: unknown): void =>
+      record({
+        fault: fault.text,
+        action,
+        target,
+        outcome: 'failed',
+        detail: err instanceof Error ? err.message : String(err),
+      });
+    for (;;) {
+      const interval = fault.everyMs + (random() * 2 - 1) * fault.jitterMs;
+      if (!(await sleep(clock, interval, signal))) return;
+      if (fault.kind === 'pg-kill') {
+        const t = fault.target;
+        const candidates =
+          t.kind === 'service'
+            ? control.databaseServices.filter((s) => s === t.service)
+            : control.databaseServices;
+        const service = candidates[Math.floor(random() * candidates.length)];
+        if (service === undefined) {
+          record({
+            fault: fault.text,
+            action: 'pg-kill',
+            target: '-',
+            outcome: 'skipped',
+            detail: 'no service with a PostgreSQL database fits the target',
+          });
+          continue;
+        }
+        try {
+          const detail = await control.killConnections(service);
+          record({ fault: fault.text, action: 'pg-kill', target: service, outcome: 'applied', detail });
+        } catch (err) {
+          failed('pg-kill', service, err);
+        }
+        continue;
+      }
+      const nats = control.nats;
+      if (nats === undefined) return;
+      try {
+        if (!(await nats.stop())) {
+          record({
+            fault: fault.text,
+            action: 'nats-stop',
+            target: 'nats',
+            outcome: 'skipped',
+            detail: 'the NATS server is already down',
+          });
+          continue;
+        }
+        record({ fault: fault.text, action: 'nats-stop', target: 'nats', outcome: 'applied' });
+      } catch (err) {
+        failed('nats-stop', 'nats', err);
+        continue;
+      }
+      // Like a thaw, the start comes even when the run is told to stop during the downtime.
+      await sleep(clock, fault.forMs, signal);
+      try {
+        const ms = await nats.start();
+        record({
+          fault: fault.text,
+          action: 'nats-start',
+          target: 'nats',
+          outcome: 'applied',
+          ...(ms === undefined ? {} : { detail: `accepting clients after ${ms} ms` }),
+        });
+      } catch (err) {
+        failed('nats-start', 'nats', err);
+      }
+    }
+  };
+
   const timeline = async (fault: FaultSpec): Promise<void> => {
     if (isNetworkFault(fault)) {
       if (network !== undefined) await networkTimeline(fault, network);
+      return;
+    }
+    if (isInfraFault(fault)) {
+      if (infra !== undefined) await infraTimeline(fault, infra);
       return;
     }
     for (;;) {

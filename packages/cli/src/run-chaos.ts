@@ -1,10 +1,34 @@
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ChaosDefinition, InvariantResult } from './chaos-definition.js';
-import { type FaultSpec, isNetworkFault, seededRandom } from './chaos-schedule.js';
+import {
+  ChaosScheduleError,
+  type FaultSpec,
+  formatTarget,
+  isInfraFault,
+  isNetworkFault,
+  seededRandom,
+} from './chaos-schedule.js';
 import { freePortCopy } from './free-port-copy.js';
-import { type FaultRecord, healSystem, runNemesis } from './nemesis.js';
+import { ChaosInfraError } from './infra-errors.js';
+import {
+  type NatsServerOptions,
+  type OwnedNatsServer,
+  pointNatsAt,
+  startNatsServer,
+  usesNats,
+} from './infra-nats-server.js';
+import {
+  createDatabases,
+  dropDatabases,
+  isolateDatabases,
+  type ServiceDatabase,
+  systemDatabases,
+  terminateConnections,
+} from './infra-postgres.js';
+import { type FaultRecord, healSystem, type InfraFaultControl, runNemesis } from './nemesis.js';
 import { type ProxyMesh, startProxyMesh } from './proxy-mesh.js';
 import { type RunningSystem, startSystem } from './start-system.js';
 import type { System } from './validate-system.js';
@@ -29,10 +53,19 @@ export interface RunChaosOptions {
   readonly profile?: string;
   /**
    * Run a copy of the system on free ports with a temporary data directory (removed afterwards),
-   * instead of on the system file's ports and data.
+   * instead of on the system file's ports and data. Every PostgreSQL database the services name
+   * (`postgres://…/<db>` in their environment) is replaced by one of the run's own,
+   * `<db>_chaos_<id>`, created before the start and dropped afterwards.
    * @default false
    */
   readonly freePorts?: boolean;
+  /**
+   * Start a NATS server with JetStream of the run's own (`nats-server -js` on a free port of
+   * 127.0.0.1, its store in a temporary directory, removed afterwards) and point every variable
+   * of the system's environment that holds a `nats://` URL at it. `nats-restart` faults need it:
+   * they restart only a server the run owns, never one that others share.
+   */
+  readonly natsServer?: Pick<NatsServerOptions, 'binary'>;
   /** The environment the services inherit. @default process.env */
   readonly env?: Readonly<Record<string, string | undefined>>;
   /** Receives the supervisor's and the services' output. @default discarded */
@@ -68,6 +101,13 @@ export interface ChaosReport {
     /** The workload's own failure, if it threw. */
     readonly error?: string;
   };
+  /** The infrastructure under the run: its own NATS server, the PostgreSQL databases of the services. */
+  readonly infrastructure: {
+    /** The URL of the NATS server the run started (`natsServer`), or null. */
+    readonly natsServer: string | null;
+    /** The services' PostgreSQL databases (`host:port/name`), which `pg-kill` acts on. */
+    readonly databases: readonly string[];
+  };
   /** What the nemesis did, then what healing did. */
   readonly nemesis: readonly FaultRecord[];
   /** Instances still not ready when the quiescence time ran out. */
@@ -94,7 +134,11 @@ export interface ChaosReport {
  * operations finish, and runs the checker until every invariant holds or `quiesceMs` passes.
  * Stops the system in every case. With network faults in the schedule, a fault proxy stands in
  * front of every instance and the topology file lists the proxies, so calls between services
- * cross them. Resolves with the report; `report.passed` is the verdict.
+ * cross them. With `natsServer` the system runs on a NATS server of the run's own, which
+ * `nats-restart` faults restart; `pg-kill` faults terminate the connections to the databases
+ * the services name. Resolves with the report; `report.passed` is the verdict. Throws a
+ * `ChaosScheduleError` (or, for `natsServer` on a system without NATS, a `ChaosInfraError`)
+ * before starting anything when an infrastructure fault cannot act (see {@link infraFaultProblem}).
  *
  * @example
  * const report = await runChaos(await loadSystem('flotilla.system.ts'), chaos, {
@@ -108,6 +152,11 @@ export async function runChaos<H>(
   chaos: ChaosDefinition<H>,
   options: RunChaosOptions,
 ): Promise<ChaosReport> {
+  const problem = infraFaultProblem(system, options.faults, options);
+  if (problem !== undefined)
+    throw problem.fault === undefined
+      ? new ChaosInfraError(problem.message)
+      : new ChaosScheduleError(problem.message, problem.fault);
   const quiesceMs = options.quiesceMs ?? 90_000;
   const startedAt = new Date();
   const t0 = Date.now();
@@ -126,9 +175,28 @@ export async function runChaos<H>(
   let check: ChaosReport['check'] = { passed: false, attempts: 0, settledAfterMs: null, invariants: [] };
   let running: RunningSystem | undefined;
   let mesh: ProxyMesh | undefined;
+  let nats: OwnedNatsServer | undefined;
+  let isolated: ServiceDatabase[] = [];
+  let databases: ServiceDatabase[] = [];
   try {
     phase('starting');
-    const target = tmp === undefined ? system : await freePortCopy(system, join(tmp, 'data'));
+    let target = tmp === undefined ? system : await freePortCopy(system, join(tmp, 'data'));
+    if (tmp !== undefined) {
+      const tag = `chaos_${Date.now().toString(36)}${randomBytes(2).toString('hex')}`;
+      const copy = isolateDatabases(target, tag, options.profile);
+      target = copy.system;
+      isolated = copy.databases;
+      await createDatabases(isolated);
+    }
+    if (options.natsServer !== undefined) {
+      const write = options.write;
+      nats = await startNatsServer({
+        ...(options.natsServer.binary === undefined ? {} : { binary: options.natsServer.binary }),
+        ...(write === undefined ? {} : { write }),
+      });
+      target = pointNatsAt(target, nats.url, options.profile);
+    }
+    databases = systemDatabases(target.plan(options.profile));
     running = await startSystem(target, {
       ...(options.profile === undefined ? {} : { profile: options.profile }),
       ...(tmp === undefined ? {} : { controlPort: 0 }),
@@ -195,6 +263,7 @@ export async function runChaos<H>(
         signal: stop.signal,
         onRecord,
         ...(mesh === undefined ? {} : { network: mesh }),
+        infra: infraControl(databases, nats),
       });
       const timer = setTimeout(() => stop.abort(), options.durationMs);
       await nemesis;
@@ -204,6 +273,9 @@ export async function runChaos<H>(
       phase('healing');
       mesh?.clearAll();
       const healStart = Date.now() - t0;
+      // A restart that failed (its port taken meanwhile) left the system without its broker.
+      if (nats !== undefined && !nats.running)
+        await restartNats(nats, (r) => onRecord({ ...r, atMs: healStart }));
       notHealed = (
         await healSystem(control, {
           timeoutMs: quiesceMs,
@@ -233,12 +305,13 @@ export async function runChaos<H>(
     }
   } finally {
     phase('stopping');
-    try {
-      await running?.stop();
-    } finally {
-      await mesh?.close();
-    }
-    if (tmp !== undefined) rmSync(tmp, { recursive: true, force: true });
+    await inTurn([
+      () => running?.stop(),
+      () => mesh?.close(),
+      () => nats?.close(),
+      () => (tmp === undefined ? undefined : rmSync(tmp, { recursive: true, force: true })),
+      () => dropDatabases(isolated),
+    ]);
   }
   const operations = Object.values(outcomes).reduce((a, b) => a + b, 0);
   return {
@@ -252,12 +325,118 @@ export async function runChaos<H>(
     elapsedMs: Date.now() - t0,
     cancelled: cancelled(),
     workload: { operations, outcomes, ...(workloadError === undefined ? {} : { error: workloadError }) },
+    infrastructure: { natsServer: nats?.url ?? null, databases: databases.map((d) => d.display) },
     nemesis: records,
     notHealed,
     check,
     history: history ?? null,
     passed: !cancelled() && workloadError === undefined && check.passed,
   };
+}
+
+/**
+ * Why the infrastructure faults of `faults` cannot act on `system` with these options, naming the
+ * fault (`fault` undefined when the problem is an option's); `undefined` when they can: a
+ * `nats-restart` needs `natsServer` (the run restarts only a server of its own), `natsServer`
+ * needs a variable holding a `nats://` URL under `profile` to point at it, and a `pg-kill` needs
+ * services whose environment names a PostgreSQL database under `profile` — its target among them.
+ */
+export function infraFaultProblem(
+  system: System,
+  faults: readonly FaultSpec[],
+  options: Pick<RunChaosOptions, 'profile' | 'natsServer'>,
+): { message: string; fault: string | undefined } | undefined {
+  const plan = system.plan(options.profile);
+  const where = `${system.name}${options.profile === undefined ? '' : ` (profile ${options.profile})`}`;
+  if (options.natsServer !== undefined && !usesNats(plan))
+    return {
+      fault: undefined,
+      message: `no environment variable of ${where} holds a nats:// URL to point at the run's NATS server${options.profile === undefined ? '; choose the profile that uses NATS (--profile)' : ''}`,
+    };
+  const infra = faults.filter(isInfraFault);
+  if (infra.length === 0) return undefined;
+  const databases = systemDatabases(plan);
+  const withDatabase = new Set(databases.flatMap((d) => d.services));
+  for (const fault of infra) {
+    if (fault.kind === 'nats-restart' && options.natsServer === undefined)
+      return {
+        fault: fault.text,
+        message: `fault "${fault.text}": nats-restart restarts a NATS server the run starts itself, never a shared one: add --nats-server`,
+      };
+    if (fault.kind !== 'pg-kill') continue;
+    if (withDatabase.size === 0)
+      return {
+        fault: fault.text,
+        message: `fault "${fault.text}": no service of ${where} names a PostgreSQL database (postgres://…/<db>) in its environment${options.profile === undefined ? '; choose the profile that uses PostgreSQL (--profile)' : ''}`,
+      };
+    if (fault.target.kind === 'service' && !withDatabase.has(fault.target.service))
+      return {
+        fault: fault.text,
+        message: `fault "${fault.text}": ${formatTarget(fault.target)} has no PostgreSQL database in ${where} (services with one: ${[...withDatabase].join(', ')})`,
+      };
+  }
+  return undefined;
+}
+
+/** Runs every step, whatever the ones before did, then rejects with the first failure. */
+async function inTurn(steps: readonly (() => unknown)[]): Promise<void> {
+  let failure: { error: unknown } | undefined;
+  for (const step of steps)
+    try {
+      await step();
+    } catch (error) {
+      failure ??= { error };
+    }
+  if (failure !== undefined) throw failure.error;
+}
+
+/** The nemesis' handle on the run's infrastructure. */
+function infraControl(
+  databases: readonly ServiceDatabase[],
+  nats: OwnedNatsServer | undefined,
+): InfraFaultControl {
+  return {
+    databaseServices: [...new Set(databases.flatMap((d) => d.services))],
+    async killConnections(service) {
+      const mine = databases.filter((d) => d.services.includes(service));
+      const counts = await Promise.all(mine.map((d) => terminateConnections(d)));
+      const total = counts.reduce((a, b) => a + b, 0);
+      return `${total} connection${total === 1 ? '' : 's'} to ${mine.map((d) => d.display).join(', ')}`;
+    },
+    ...(nats === undefined ? {} : { nats }),
+  };
+}
+
+/** Starts the run's NATS server again after a failed restart, trying for up to 30 s. */
+async function restartNats(nats: OwnedNatsServer, onRecord: (r: FaultRecord) => void): Promise<void> {
+  const until = Date.now() + 30_000;
+  for (;;) {
+    try {
+      const ms = await nats.start();
+      onRecord({
+        atMs: 0,
+        fault: 'heal',
+        action: 'nats-start',
+        target: 'nats',
+        outcome: 'applied',
+        ...(ms === undefined ? {} : { detail: `accepting clients after ${ms} ms` }),
+      });
+      return;
+    } catch (err) {
+      if (Date.now() > until) {
+        onRecord({
+          atMs: 0,
+          fault: 'heal',
+          action: 'nats-start',
+          target: 'nats',
+          outcome: 'failed',
+          detail: err instanceof Error ? err.message : String(err),
+        });
+        return;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 1_000));
+    }
+  }
 }
 
 /** Runs the checker about once a second until every invariant holds or `deadline` passes. */

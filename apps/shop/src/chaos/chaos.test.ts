@@ -79,8 +79,10 @@ describe('flotilla chaos on the shop (embedded)', { timeout: 400_000 }, () => {
     // flight (300 ms each): the timed-out charge still commits on thaw, and the saga, retrying
     // often enough to outlast the freeze, charges again with the same key — which the broken
     // build takes as a new charge.
+    // Two freezes, so a loaded machine that happens to have no charge in flight at one still
+    // shows the duplicate at the other.
     const report = await runChaos(system, shopChaos, {
-      durationMs: 12_000,
+      durationMs: 20_000,
       quiesceMs: 15_000,
       seed: 3,
       concurrency: 4,

@@ -4,7 +4,7 @@ import { colourFor, paint } from '../ansi.js';
 import { isChaosScheduleError, parseDuration, parseFaultSchedule } from '../chaos-schedule.js';
 import { formatChaosSummary, formatFaultRecord } from '../chaos-summary.js';
 import { loadChaos } from '../load-chaos.js';
-import { runChaos } from '../run-chaos.js';
+import { infraFaultProblem, runChaos } from '../run-chaos.js';
 import { type CommandIO, integerOption, parseCommand, UsageError } from './args.js';
 import { systemFromArgs } from './system-arg.js';
 
@@ -30,6 +30,8 @@ export async function chaosCommand(args: readonly string[], io: CommandIO): Prom
       quiesce: { type: 'string' },
       report: { type: 'string' },
       'free-ports': { type: 'boolean' },
+      'nats-server': { type: 'boolean' },
+      'nats-server-bin': { type: 'string' },
       logs: { type: 'boolean' },
     },
     1,
@@ -68,6 +70,27 @@ export async function chaosCommand(args: readonly string[], io: CommandIO): Prom
     if (isChaosScheduleError(err)) throw new UsageError(`--faults: ${err.message}`, 'chaos');
     throw err;
   }
+  // --nats-server-bin alone asks for the server too.
+  const natsServer =
+    values['nats-server'] === true || values['nats-server-bin'] !== undefined
+      ? values['nats-server-bin'] === undefined
+        ? {}
+        : {
+            // A bare name is looked up on PATH; a path is the command line's, relative to its directory.
+            binary: values['nats-server-bin'].includes('/')
+              ? resolve(io.cwd, values['nats-server-bin'])
+              : values['nats-server-bin'],
+          }
+      : undefined;
+  const problem = infraFaultProblem(system, faults, {
+    ...(values.profile === undefined ? {} : { profile: values.profile }),
+    ...(natsServer === undefined ? {} : { natsServer }),
+  });
+  if (problem !== undefined)
+    throw new UsageError(
+      problem.fault === undefined ? `--nats-server: ${problem.message}` : `--faults: ${problem.message}`,
+      'chaos',
+    );
   const reportFile = resolve(io.cwd, values.report ?? 'chaos-report.json');
 
   const colour = colourFor(io.stdout, io.env);
@@ -75,7 +98,7 @@ export async function chaosCommand(args: readonly string[], io: CommandIO): Prom
   const onSignal = (): void => abort.abort(new Error('chaos run cancelled'));
   process.once('SIGINT', onSignal);
   io.stdout.write(
-    `chaos: ${system.name}${values.profile === undefined ? '' : ` (profile ${values.profile})`} for ${durationMs / 1000} s, seed ${seed}, concurrency ${concurrency}${values['free-ports'] === true ? ', on free ports' : ''}\n  faults: ${faults.map((f) => f.text).join('  ')}\n`,
+    `chaos: ${system.name}${values.profile === undefined ? '' : ` (profile ${values.profile})`} for ${durationMs / 1000} s, seed ${seed}, concurrency ${concurrency}${values['free-ports'] === true ? ', on free ports' : ''}${natsServer === undefined ? '' : ', on its own NATS server'}\n  faults: ${faults.map((f) => f.text).join('  ')}\n`,
   );
   try {
     const report = await runChaos(system, chaos, {
@@ -85,6 +108,7 @@ export async function chaosCommand(args: readonly string[], io: CommandIO): Prom
       concurrency,
       faults,
       freePorts: values['free-ports'] === true,
+      ...(natsServer === undefined ? {} : { natsServer }),
       env: io.env,
       signal: abort.signal,
       ...(values.profile === undefined ? {} : { profile: values.profile }),
