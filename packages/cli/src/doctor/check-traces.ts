@@ -5,13 +5,14 @@ import type { TraceSpan } from './trace-file.js';
 export interface TraceCheckOptions {
   /** Calls from one service to another within one incoming request above which it is chatty. */
   readonly chatty: number;
-  /** The traces file, named in evidence. */
+  /** The traces file (or the running system's URL), named in evidence. */
   readonly file: string;
 }
 
 /**
  * What recorded traces show: synchronous chains of more than two hops (A → B → C → D), and
- * services that call another one more than `chatty` times while serving one request.
+ * services that call another one more than `chatty` times while serving one request. No spans at
+ * all is an `info` finding, so an empty source is not mistaken for a clean one.
  */
 export function checkTraces(spans: readonly TraceSpan[], options: TraceCheckOptions): Finding[] {
   const children = new Map<string, TraceSpan[]>();
@@ -36,8 +37,32 @@ export function checkTraces(spans: readonly TraceSpan[], options: TraceCheckOpti
     }
     return out;
   };
-  const callee = (client: TraceSpan) =>
-    kids(client).find((k) => k.kind === 'server' && k.service !== client.service);
+  // Who called each server span. Usually its parent, a client span. A caller that passes its own
+  // server span's id upstream (the gateway) makes the callee's server span a sibling of its client
+  // span instead: that span is matched to the caller's client span for that service which started
+  // last before it (a retry is another client span, and another server span).
+  const callerOf = new Map<string, TraceSpan>();
+  const calleesOf = new Map<string, TraceSpan[]>();
+  const idOf = (s: TraceSpan) => `${s.traceId}/${s.spanId}`;
+  for (const server of spans) {
+    if (server.kind !== 'server' || server.parentSpanId === undefined) continue;
+    const parent = byId.get(`${server.traceId}/${server.parentSpanId}`);
+    if (parent === undefined || parent.service === server.service) continue;
+    let caller: TraceSpan | undefined;
+    if (parent.kind === 'client') caller = parent;
+    else if (parent.kind === 'server' || parent.kind === 'internal') {
+      const candidates = kids(parent)
+        .filter(
+          (k) => k.kind === 'client' && k.service === parent.service && k.peerService === server.service,
+        )
+        .sort((a, b) => a.startMs - b.startMs);
+      caller = candidates.filter((c) => c.startMs <= server.startMs).at(-1) ?? candidates[0];
+    }
+    if (caller === undefined) continue;
+    callerOf.set(idOf(server), caller);
+    calleesOf.set(idOf(caller), [...(calleesOf.get(idOf(caller)) ?? []), server]);
+  }
+  const callee = (client: TraceSpan) => calleesOf.get(idOf(client))?.[0];
   const peerOf = (client: TraceSpan) => callee(client)?.service ?? client.peerService ?? '?';
   /** The longest chain of services from a server span, following calls only (events are asynchronous). */
   const longest = (server: TraceSpan, seen: Set<string>): string[] => {
@@ -59,10 +84,8 @@ export function checkTraces(spans: readonly TraceSpan[], options: TraceCheckOpti
   const chatty = new Map<string, { traceId: string; calls: number; route: string; names: Set<string> }[]>();
   for (const server of spans) {
     if (server.kind !== 'server') continue;
-    const parent =
-      server.parentSpanId === undefined ? undefined : byId.get(`${server.traceId}/${server.parentSpanId}`);
     // Chains are measured from where a request enters: a server span no synchronous call leads to.
-    if (parent === undefined || parent.kind !== 'client') {
+    if (!callerOf.has(idOf(server))) {
       const chain = longest(server, new Set([server.spanId]));
       if (chain.length > 3) {
         const key = chain.join(' → ');
@@ -91,6 +114,15 @@ export function checkTraces(spans: readonly TraceSpan[], options: TraceCheckOpti
       }
   }
   const findings: Finding[] = [];
+  if (spans.length === 0)
+    findings.push({
+      id: 'traces-empty',
+      severity: 'info',
+      services: [],
+      message: `${options.file} holds no spans, so synchronous chains and chatty calls were not checked`,
+      evidence: [{ file: options.file, detail: '0 spans' }],
+      fix: 'Send requests through the system first (flotilla load), or record spans where it serves traffic.',
+    });
   for (const [key, { traceId, count, hops }] of chains)
     findings.push({
       id: 'long-sync-chain',

@@ -13,6 +13,7 @@ import { checkSagas, readSagaSteps } from './check-sagas.js';
 import { checkTraces } from './check-traces.js';
 import { type DoctorContext, doctorContext } from './doctor-context.js';
 import { type Finding, SEVERITIES, type Severity } from './finding.js';
+import { fetchLiveSpans, liveBaseUrl, liveToken } from './live-spans.js';
 import { loadTypeScript, type TypeScriptModule } from './saga-steps.js';
 import { readServiceSources, sourceEntry } from './service-sources.js';
 import type { TraceSpan } from './trace-file.js';
@@ -21,6 +22,13 @@ import type { TraceSpan } from './trace-file.js';
 export interface DoctorOptions {
   /** Recorded spans to check (see docs/doctor.md for the format). @default none */
   readonly traces?: { readonly file: string; readonly spans: readonly TraceSpan[] };
+  /**
+   * A running system whose spans to check instead: its control API's base URL (as `flotilla up`
+   * prints it), or the URL with the admin token (default `FLOTILLA_ADMIN_TOKEN`, else the
+   * system's `secrets.json`) and the earliest span start to read (epoch ms). Not with `traces`.
+   * @default none
+   */
+  readonly live?: string | { readonly url: string; readonly token?: string; readonly sinceMs?: number };
   /** Calls from one service to another within one request above which it is chatty. @default 5 */
   readonly chatty?: number;
   /** Attempts multiplied along one path above which retry amplification is a warning. @default 10 */
@@ -45,7 +53,7 @@ export interface DoctorReport {
 
 /**
  * Reads a system — its file, its services' source, its gateway configuration, optionally
- * recorded traces — and reports the signs of a distributed monolith: shared databases, calls
+ * recorded traces or the spans a running instance of it holds (`live`) — and reports the signs of a distributed monolith: shared databases, calls
  * without resilience, sagas that cannot undo, cycles, retry amplification, long synchronous chains
  * and chatty calls, readiness fan-in and shared domain modules. Nothing is started.
  *
@@ -59,6 +67,9 @@ export async function runDoctor(system: System, options: DoctorOptions = {}): Pr
   if (!Number.isInteger(chatty) || chatty < 1)
     throw new RangeError(`chatty must be an integer >= 1, got ${chatty}`);
   if (!(retryThreshold >= 1)) throw new RangeError(`retryThreshold must be >= 1, got ${retryThreshold}`);
+  if (options.traces !== undefined && options.live !== undefined)
+    throw new TypeError('give recorded traces or a live system, not both');
+  const traces = options.live === undefined ? options.traces : await liveTraces(system, options.live);
   const services = system.definition.services.map((s) => ({
     name: s.name,
     entry: system.plan().services.find((p) => p.name === s.name)?.entry ?? join(system.baseDir, s.entry),
@@ -79,15 +90,25 @@ export async function runDoctor(system: System, options: DoctorOptions = {}): Pr
     ...checkSagas(ctx, steps, ts),
     ...checkCycles(ctx, graph),
     ...checkRetries(ctx, graph, steps, retryThreshold),
-    ...(options.traces === undefined
-      ? []
-      : checkTraces(options.traces.spans, { chatty, file: options.traces.file })),
+    ...(traces === undefined ? [] : checkTraces(traces.spans, { chatty, file: traces.file })),
     ...checkCoupling(ctx),
   );
   const ordered = SEVERITIES.flatMap((sev) => findings.filter((f) => f.severity === sev));
   const counts = { error: 0, warn: 0, info: 0 };
   for (const f of ordered) counts[f.severity]++;
   return { system: system.name, file: system.file, findings: ordered, counts };
+}
+
+/** The spans a running system holds, named after its URL in evidence. */
+async function liveTraces(
+  system: System,
+  live: NonNullable<DoctorOptions['live']>,
+): Promise<{ readonly file: string; readonly spans: readonly TraceSpan[] }> {
+  const { url, token, sinceMs } = typeof live === 'string' ? { url: live } : live;
+  const base = liveBaseUrl(url);
+  const key = liveToken(system, base, token, process.env);
+  const spans = await fetchLiveSpans(base, { token: key, ...(sinceMs === undefined ? {} : { sinceMs }) });
+  return { file: base, spans };
 }
 
 /** The gateway's configuration: `config.{ts,mts,js,mjs,json}` beside the gateway service's entry. */
