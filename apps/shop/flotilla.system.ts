@@ -72,13 +72,14 @@ const system: SystemDefinition = {
       },
     },
   },
-  banner: ({ urls, secrets }) => {
+  banner: ({ urls, secrets, consoleUrl }) => {
     const gateway = urls.gateway?.[0] ?? 'http://127.0.0.1:8080';
     return [
       `shop:      ${gateway}  (try: curl ${gateway}/api/v2/products?limit=3)`,
       `log in:    curl -X POST ${gateway}/api/login -H 'content-type: application/json' -d '{"email":"ada@example.com","password":"analytical-engine"}'`,
       `customers: ${demoCustomers.map((c) => `${c.email} / ${c.password}`).join(', ')}`,
       `admin:     Bearer ${secrets.FLOTILLA_ADMIN_TOKEN}  (gateway /__admin, control API)`,
+      ...(consoleUrl === undefined ? [] : [`console:   ${consoleUrl}  (open it in a browser)`]),
       'stop:      Ctrl-C (data stays in .flotilla/data; `npm run flotilla -- reset` wipes it)',
     ];
   },

@@ -1,6 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { once } from 'node:events';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { Console } from '@flotilla/console';
 import { isControlCommandError, SystemStartError } from './errors.js';
 import { SERVICE_ACTIONS, type ServiceAction, type SystemControl } from './system-control.js';
 
@@ -17,6 +18,8 @@ export interface ControlApiOptions extends Pick<SystemControl, 'status' | 'act' 
    * @default 15000
    */
   readonly heartbeatMs?: number;
+  /** The web console, served under `/console` (with its own authentication). */
+  readonly console?: Console;
 }
 
 /** A listening control API (internal). */
@@ -48,6 +51,7 @@ export async function startControlApi(options: ControlApiOptions): Promise<Contr
   });
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    if (options.console !== undefined && (await options.console.handle(req, res))) return;
     if (!authorized(req.headers.authorization, expected)) {
       res.setHeader('www-authenticate', 'Bearer realm="flotilla"');
       return send(

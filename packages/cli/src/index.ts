@@ -1,4 +1,12 @@
 export type {
+  ConsoleEdge,
+  ConsoleResilienceTile,
+  ConsoleService,
+  ConsoleSnapshot,
+  ConsoleTrace,
+  ConsoleTraceList,
+} from '@flotilla/console';
+export type {
   ChaosCheckContext,
   ChaosChecker,
   ChaosDefinition,
@@ -12,7 +20,11 @@ export {
   type FaultSpec,
   type FaultTarget,
   formatTarget,
+  INFRA_FAULT_KINDS,
+  type InfraFaultKind,
+  type InfraFaultSpec,
   isChaosScheduleError,
+  isInfraFault,
   isNetworkFault,
   type NetworkFaultKind,
   type NetworkFaultSpec,
@@ -54,6 +66,8 @@ export {
   startFaultProxy,
 } from './fault-proxy.js';
 export { freePortCopy } from './free-port-copy.js';
+export { ChaosInfraError, isChaosInfraError } from './infra-errors.js';
+export { type NatsServerOptions, type OwnedNatsServer, startNatsServer } from './infra-nats-server.js';
 export { loadChaos } from './load-chaos.js';
 export type { LoadContext, LoadScenario } from './load-scenario.js';
 export { DEFAULT_SYSTEM_FILES, findSystemFile, loadSystem } from './load-system.js';

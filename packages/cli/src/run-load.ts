@@ -37,6 +37,8 @@ export interface LoadProgress {
   readonly failed: number;
   readonly total: number;
   readonly elapsedMs: number;
+  /** Outcome counts so far (a live view: copy it to keep it). */
+  readonly outcomes: Readonly<Record<string, number>>;
 }
 
 /** The result of a load run. */
@@ -136,7 +138,7 @@ export async function runLoad(scenario: LoadScenario, options: RunLoadOptions): 
         errors[message] = (errors[message] ?? 0) + 1;
       }
       done++;
-      options.onProgress?.({ done, failed, total: iterations, elapsedMs: clock.now() - started });
+      options.onProgress?.({ done, failed, total: iterations, elapsedMs: clock.now() - started, outcomes });
     }
   };
 

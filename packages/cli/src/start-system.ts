@@ -1,12 +1,15 @@
+import { type Console, createConsole } from '@flotilla/console';
 import { type Clock, systemClock } from '@flotilla/resilience';
 import { serviceUrlVariable } from '@flotilla/service';
 import { colourFor } from './ansi.js';
+import { consoleHost } from './console-host.js';
 import { type ControlApiServer, startControlApi } from './control-api.js';
 import { SystemStartError } from './errors.js';
 import { eventStream } from './event-stream.js';
 import { acquireLock } from './lock-file.js';
 import { createLogPrinter } from './log-printer.js';
 import { isPortFree } from './port-check.js';
+import { type ProxyMesh, startProxyMesh } from './proxy-mesh.js';
 import { readinessProbe } from './readiness-probe.js';
 import { loadOrCreateSecrets } from './secrets-file.js';
 import { Supervisor } from './supervisor.js';
@@ -65,6 +68,18 @@ export interface StartSystemOptions {
   probeIntervalMs?: number;
   /** Cancels start-up: what was started is stopped and the call rejects with a `SystemStartError` (`aborted`). */
   signal?: AbortSignal;
+  /**
+   * Serve the web console under `/console/` on the control API's port.
+   * @default true
+   */
+  console?: boolean;
+  /**
+   * Put a fault-injecting proxy in front of every instance once the system is ready, so the
+   * console can add latency, errors, resets, blackholes and bandwidth limits to the calls into a
+   * service. Each internal call then crosses one more local hop.
+   * @default false
+   */
+  faultProxies?: boolean;
 }
 
 /** A running system; see {@link startSystem}. */
@@ -132,6 +147,8 @@ export async function startSystem(
   const probe = readinessProbe();
   let supervisor: Supervisor | undefined;
   let api: ControlApiServer | undefined;
+  let webConsole: Console | undefined;
+  let mesh: ProxyMesh | undefined;
   const killOnExit = (): void => supervisor?.killAll();
   try {
     const secrets = loadOrCreateSecrets(system.dataDir, system.secrets);
@@ -186,7 +203,12 @@ export async function startSystem(
     supervisor = sup;
     process.on('exit', killOnExit);
     const token = secrets.FLOTILLA_ADMIN_TOKEN!;
+    if (options.console !== false)
+      webConsole = createConsole({
+        host: consoleHost({ system, plan, supervisor: sup, secrets, mesh: () => mesh }),
+      });
     api = await startControlApi({
+      ...(webConsole === undefined ? {} : { console: webConsole }),
       port: options.controlPort ?? system.controlPort,
       token,
       system: { name: system.name, profile: plan.profile ?? null },
@@ -218,11 +240,17 @@ export async function startSystem(
       `system ${system.name}${plan.profile === undefined ? '' : ` (profile ${plan.profile})`}: data in ${system.dataDir}, control API at ${api.url}`,
     );
     const warnings = await sup.startAll(options.signal);
+    if (options.faultProxies === true) {
+      // Services re-read the topology file: from now on their calls to one another cross the proxies.
+      mesh = await startProxyMesh({ plan, topologyFile, seed: Math.floor(Math.random() * 2 ** 32) });
+      printer.system(`fault proxies in front of every instance (the console's Chaos page sets their faults)`);
+    }
     const banner = await renderBanner(system, {
       system: system.name,
       profile: plan.profile,
       dataDir: system.dataDir,
       controlUrl: api.url,
+      consoleUrl: webConsole === undefined ? undefined : `${api.url}/console/#token=${token}`,
       urls: Object.fromEntries(plan.services.map((s) => [s.name, s.instances.map((i) => i.url)])),
       secrets,
     });
@@ -251,7 +279,9 @@ export async function startSystem(
             await sup.stopAll();
             printer.system('all services stopped');
           } finally {
+            await webConsole?.close();
             await controlApi.close();
+            await mesh?.close();
             await probe.close();
             process.off('exit', killOnExit);
             lock.release();
@@ -263,7 +293,9 @@ export async function startSystem(
     };
   } catch (err) {
     await supervisor?.stopAll();
+    await webConsole?.close();
     await api?.close();
+    await mesh?.close();
     await probe.close();
     process.off('exit', killOnExit);
     lock.release();

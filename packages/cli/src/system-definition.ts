@@ -92,6 +92,8 @@ export interface BannerInfo {
   readonly dataDir: string;
   /** The control API's base URL. */
   readonly controlUrl: string;
+  /** The web console's URL, with the admin token in its fragment; undefined when it is off. */
+  readonly consoleUrl: string | undefined;
   /** Every service's instance URLs, by service name. */
   readonly urls: Readonly<Record<string, readonly string[]>>;
   /** The generated secrets (service key, admin token, …), by variable name. */

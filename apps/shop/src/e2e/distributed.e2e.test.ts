@@ -7,7 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import { testPgUrl } from '@flotilla/store/testing';
 import pg from 'pg';
 import { orderScenarios } from './order-scenarios.js';
-import { distributedUnavailable, type Shop, startShop } from './shop-harness.js';
+import { distributedUnavailable, type Shop, startShop, until } from './shop-harness.js';
 
 const skip = await distributedUnavailable();
 
@@ -61,4 +61,65 @@ describe('the shop, distributed', { skip: skip ?? false }, () => {
   });
 
   describe('orders', () => orderScenarios(current));
+});
+
+describe('the console, distributed', { skip: skip ?? false }, () => {
+  let shop: Shop | undefined;
+  before(async () => {
+    shop = await startShop({ mode: 'distributed', logLevel: 'warn' });
+  });
+  after(async () => {
+    await shop?.close();
+  });
+
+  it('reads every instance: two order and inventory instances, their breakers, sagas, events and traces', async () => {
+    const s = shop!;
+    const token = s.running.secrets.FLOTILLA_ADMIN_TOKEN!;
+    const api = async <T>(path: string, init: { method?: string; body?: unknown } = {}): Promise<T> => {
+      const res = await fetch(`${s.running.control.url}/console/api${path}`, {
+        method: init.method ?? 'GET',
+        headers: {
+          authorization: `Bearer ${token}`,
+          ...(init.body === undefined ? {} : { 'content-type': 'application/json' }),
+        },
+        ...(init.body === undefined ? {} : { body: JSON.stringify(init.body) }),
+      });
+      assert.equal(res.ok, true, `${path}: ${res.status}`);
+      return (await res.json()) as T;
+    };
+    await api('/load', { method: 'POST', body: { concurrency: 4 } });
+    type Snapshot = import('flotilla').ConsoleSnapshot;
+    try {
+      const snapshot = await until(
+        'order traffic from both order instances in the console',
+        async () => {
+          const snap = await api<Snapshot>('/snapshot');
+          const callers = new Set(
+            snap.resilience
+              .filter((t) => t.caller === 'order' && t.window.calls > 0)
+              .map((t) => t.callerInstance),
+          );
+          const completed = snap.sagas.find((c) => c.service === 'order')?.counts.completed ?? 0;
+          return callers.size === 2 && completed >= 5 && snap.edges.some((e) => e.kind === 'event')
+            ? snap
+            : undefined;
+        },
+        { deadlineMs: 60_000, intervalMs: 500 },
+      );
+      const order = snapshot.services.find((x) => x.service === 'order')!;
+      assert.deepEqual(
+        order.instances.map((i) => i.state),
+        ['ready', 'ready'],
+      );
+      assert.equal(snapshot.system.profile, 'distributed');
+      assert.ok(snapshot.edges.some((e) => e.from === 'order' && e.to === 'inventory' && e.kind === 'call'));
+      const traces = await api<{ items: { traceId: string; name: string }[] }>('/traces?limit=100');
+      const placed = traces.items.find((t) => t.name === 'POST /api/v2/orders');
+      assert.ok(placed !== undefined);
+      const trace = await api<{ spans: { service: string }[] }>(`/traces/${placed.traceId}`);
+      assert.ok(new Set(trace.spans.map((x) => x.service)).has('order'));
+    } finally {
+      await api('/load', { method: 'DELETE' });
+    }
+  });
 });

@@ -58,6 +58,8 @@ export interface StartShopOptions {
    * @default 'info'
    */
   readonly logLevel?: string;
+  /** Put fault proxies in front of every instance (`flotilla up --fault-proxies`). @default false */
+  readonly faultProxies?: boolean;
 }
 
 /** A response of the gateway: status, headers and the body, parsed when it is JSON. */
@@ -290,6 +292,7 @@ export async function startShop(options: StartShopOptions): Promise<Shop> {
       pretty: false,
       env: inherited,
       probeIntervalMs: 200,
+      faultProxies: options.faultProxies === true,
     });
   } catch (err) {
     await cleanup().catch(() => {});

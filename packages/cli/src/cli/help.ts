@@ -5,10 +5,14 @@ export const COMMAND_HELP: Readonly<Record<string, string>> = {
 Runs every service of the system as its own process, in dependency order, and waits until all
 are ready; prints a table of services and the system's banner. Ctrl-C (or SIGTERM) stops them in
 reverse dependency order and exits 0. Crashed services are restarted with exponential backoff.
+The web console is served at <control API>/console/ (the banner prints its URL with the token).
 
 Options:
   -f, --file <path>      the system file (same as the positional argument)
   -p, --profile <name>   run a profile of the system (e.g. distributed)
+      --fault-proxies    put a fault proxy in front of every instance, so the console can add
+                         latency, errors, resets and blackholes to the calls into a service
+      --no-console       do not serve the web console
       --raw-logs         pass services' JSON log lines through even on a terminal
   -h, --help             show this help`,
   status: `Usage: flotilla status [system-file] [options]
@@ -87,6 +91,10 @@ Faults (comma-separated; see docs/chaos.md):
   reset:<target>@every=10s               reset every current connection at each tick
   blackhole:<target>@every=20s,for=3s    accept connections, never forward nor answer
   errors:<target>=0.2@every=15s,for=5s   answer that share of new connections 503
+  nats-restart@every=20s,for=3s          stop the run's own NATS server (--nats-server) for
+                                         \`for\`, then start it on the same port and store
+  pg-kill:<target>@every=10s             terminate every connection to the target's PostgreSQL
+                                         database (pg_terminate_backend)
   target: random, a service name, or service[N]; jitter=<duration> (default every/2)
   Network faults act through a proxy in front of every instance (the topology the services
   read lists the proxies); without every they hold for the whole run, with every for \`for\`.
@@ -101,20 +109,29 @@ Options:
   -c, --concurrency <n>     clients at once (default 8)
       --quiesce <time>      how long to wait for healing and for the invariants to hold (default 90s)
       --report <path>       where to write the JSON report (default chaos-report.json)
-      --free-ports          run a copy on free ports with a temporary data directory
+      --free-ports          run a copy on free ports with a temporary data directory (and
+                            PostgreSQL databases of its own, dropped afterwards)
+      --nats-server         run the system on a NATS server of the run's own: every nats://
+                            URL of its environment points there (needed by nats-restart)
+      --nats-server-bin <path>  the nats-server program (default: nats-server on PATH)
       --logs                print the services' output on standard error
   -h, --help                show this help`,
   doctor: `Usage: flotilla doctor [system-file] [options]
 
 Reads the system file, every service's source, the gateway configuration and, optionally,
-recorded traces, and reports the signs of a distributed monolith: shared databases, HTTP calls
-outside ServiceClient, saga steps that cannot be undone, dependency and event cycles, retry
-amplification, long synchronous chains, chatty calls, readiness fan-in, shared domain modules.
-Starts nothing. Findings are grouped by severity (error, warn, info); see docs/doctor.md.
+recorded traces or the spans the running system holds, and reports the signs of a distributed
+monolith: shared databases, HTTP calls outside ServiceClient, saga steps that cannot be undone,
+dependency and event cycles, retry amplification, long synchronous chains, chatty calls,
+readiness fan-in, shared domain modules. Starts nothing. Findings are grouped by severity
+(error, warn, info); see docs/doctor.md.
 
 Options:
   -f, --file <path>            the system file
   -t, --traces <file>          recorded spans (a JSON array, or { "spans": [...] } from /internal/spans)
+      --live <url>             read the spans of the running system from its control API instead
+                               (the URL flotilla up prints, e.g. http://127.0.0.1:7100)
+      --token <token>          the admin token for --live (default $FLOTILLA_ADMIN_TOKEN, else the
+                               system's data directory secrets.json)
       --chatty <n>             calls from one service to another within one request above which
                                it is chatty (default 5)
       --max-retry-factor <n>   attempts multiplied along one path above which it warns (default 10)

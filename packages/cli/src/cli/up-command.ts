@@ -16,6 +16,8 @@ export async function upCommand(args: readonly string[], io: CommandIO): Promise
       file: { type: 'string', short: 'f' },
       profile: { type: 'string', short: 'p' },
       'raw-logs': { type: 'boolean' },
+      'fault-proxies': { type: 'boolean' },
+      'no-console': { type: 'boolean' },
     },
     1,
   );
@@ -42,6 +44,8 @@ export async function upCommand(args: readonly string[], io: CommandIO): Promise
       running = await startSystem(system, {
         ...(values.profile === undefined ? {} : { profile: values.profile }),
         signal: abort.signal,
+        faultProxies: values['fault-proxies'] === true,
+        console: values['no-console'] !== true,
         write: (chunk) => io.stdout.write(chunk),
         colour,
         pretty: io.stdout.isTTY === true && values['raw-logs'] !== true,
