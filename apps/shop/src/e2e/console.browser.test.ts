@@ -132,7 +132,6 @@ describe('the web console in Chromium', { skip }, () => {
         (globalThis as unknown as PageGlobals).document.querySelectorAll('[data-testid^="edge-"]').length >=
         4,
     );
-    await shot('topology');
   });
 
   it('shows a breaker tile per caller and upstream', async () => {
@@ -213,6 +212,14 @@ describe('the web console in Chromium', { skip }, () => {
   });
 
   it('kills a service from the console: its node turns red and the breaker to it opens', async () => {
+    // By now orders have flowed for a while: every call and event edge is drawn.
+    await open('#/topology');
+    await page.waitForFunction(
+      () =>
+        (globalThis as unknown as PageGlobals).document.querySelectorAll('[data-testid^="edge-call-"]')
+          .length >= 8,
+    );
+    await shot('topology');
     await open('#/chaos');
     await page.waitForSelector('[data-testid="kill-payment"]');
     await shot('chaos');
