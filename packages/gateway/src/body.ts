@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import { Transform, type TransformCallback } from 'node:stream';
-import { BodyTooLargeError } from './error-reply.js';
+import { BodyTimeoutError, BodyTooLargeError } from './error-reply.js';
 
 /**
  * Request bodies (internal). A body streams upstream as it arrives; it is read whole only when
@@ -10,11 +10,19 @@ import { BodyTooLargeError } from './error-reply.js';
 
 const EMPTY = Buffer.alloc(0);
 
-/** Reads a whole body, rejecting with {@link BodyTooLargeError} past `limitBytes`. */
-export function readBody(req: IncomingMessage, limitBytes: number): Promise<Buffer> {
+/**
+ * Reads a whole body, rejecting with {@link BodyTooLargeError} past `limitBytes` and with
+ * {@link BodyTimeoutError} when it has not all arrived after `timeoutMs`.
+ */
+export function readBody(req: IncomingMessage, limitBytes: number, timeoutMs: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
+    const timer = setTimeout(() => {
+      cleanup();
+      req.pause();
+      reject(new BodyTimeoutError(timeoutMs));
+    }, timeoutMs);
     const onData = (chunk: Buffer): void => {
       size += chunk.length;
       if (size > limitBytes) {
@@ -44,6 +52,7 @@ export function readBody(req: IncomingMessage, limitBytes: number): Promise<Buff
       if (!req.complete) onError(new Error('the client closed the connection while sending the body'));
     };
     const cleanup = (): void => {
+      clearTimeout(timer);
       req.off('data', onData);
       req.off('end', onEnd);
       req.off('error', onError);

@@ -232,9 +232,14 @@ export const GatewayConfig = z
         bodyBytes: z.number().int().positive().default(1_048_576),
         /** Whole-request timeout in ms. @default 30000 */
         requestTimeoutMs: z.number().int().positive().default(30_000),
+        /**
+         * How long a client may take to send the body it declared, in ms; a slower or stalled one
+         * gets a 408 `REQUEST_TIMEOUT` (its fault, not an upstream's). @default 10000
+         */
+        bodyTimeoutMs: z.number().int().positive().default(10_000),
       })
       .strict()
-      .default({ bodyBytes: 1_048_576, requestTimeoutMs: 30_000 }),
+      .default({ bodyBytes: 1_048_576, requestTimeoutMs: 30_000, bodyTimeoutMs: 10_000 }),
     /** Defaults for every upstream, overridden per service in `upstreams`. */
     upstreamDefaults: UpstreamPolicy.partial().optional(),
     upstreams: z.record(name, UpstreamPolicy.partial()).default({}),

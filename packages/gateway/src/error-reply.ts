@@ -48,6 +48,27 @@ export class BodyTooLargeError extends FlotillaError {
   }
 }
 
+/** The client did not send the body it declared within `limits.bodyTimeoutMs`. */
+export class BodyTimeoutError extends FlotillaError {
+  override readonly name = 'BodyTimeoutError';
+  readonly retryable = true;
+
+  constructor(readonly timeoutMs: number) {
+    super('REQUEST_TIMEOUT', `the request body did not arrive within ${timeoutMs} ms`);
+  }
+}
+
+/** The 408 for a body that did not arrive in time; the connection closes after it. */
+export function bodyTimeoutReply(timeoutMs: number): ErrorReply {
+  return {
+    status: 408,
+    code: 'REQUEST_TIMEOUT',
+    message: `the request body did not arrive within ${timeoutMs} ms`,
+    retryable: true,
+    headers: ['connection', 'close'],
+  };
+}
+
 /**
  * How a failure to get an upstream's answer is told to the client: an open circuit or a full
  * bulkhead is a fast 503 with `Retry-After`, an unreachable upstream a 502, a timeout a 504.

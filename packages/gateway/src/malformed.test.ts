@@ -15,6 +15,9 @@ import {
 } from './gateway.test-helpers.js';
 
 const config: GatewayConfigInput = {
+  // Fuzzed heads may declare a body they never send: answer those fast.
+  limits: { bodyTimeoutMs: 300 },
+  upstreamDefaults: { timeoutMs: 1_000 },
   routes: [
     { id: 'api', match: { path: '/api/*' }, auth: 'public', upstream: { service: 'echo' } },
     { id: 'admin', match: { path: '/admin/*' }, upstream: { service: 'echo' } },
@@ -140,6 +143,29 @@ describe('malformed requests', () => {
       `PUT /up HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n258\r\n${chunk}\r\n258\r\n${chunk}\r\n0\r\n\r\n`,
     );
     assert.equal(statusOf(buffered), 413);
+  });
+
+  it('answers 408 REQUEST_TIMEOUT to a body declared and never sent, buffered or streamed', async (t) => {
+    const slow = await startTestGateway(
+      {
+        limits: { bodyTimeoutMs: 200 },
+        upstreamDefaults: { timeoutMs: 500 },
+        routes: [{ id: 'up', match: { path: '/up' }, auth: 'public', upstream: { service: 'echo' } }],
+      },
+      { echo: [upstream.url] },
+    );
+    t.after(() => slow.close());
+    // GET is retryable, so its body is read whole first; POST streams it upstream.
+    for (const head of [
+      'GET /up HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\n',
+      'PUT /up HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n',
+      'POST /up HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nab',
+    ]) {
+      const response = await rawRequest(slow.url, head);
+      assert.equal(statusOf(response), 408, `${head}\n${response}`);
+      assert.equal((bodyOf(response) as { error: { code: string } }).error.code, 'REQUEST_TIMEOUT');
+      assert.match(response.toLowerCase(), /\r\nconnection: close\r\n/);
+    }
   });
 });
 

@@ -5,7 +5,9 @@ import { formatTraceparent, parseTraceparent } from '@flotilla/service';
 import { bearerToken, GatewayAuthError, type Identity, isGatewayAuthError } from './auth.js';
 import { readBody, streamBody } from './body.js';
 import {
+  BodyTimeoutError,
   BodyTooLargeError,
+  bodyTimeoutReply,
   ClientClosedError,
   type ErrorReply,
   errorJson,
@@ -276,7 +278,7 @@ function dispatch(ex: Exchange, route: CompiledRoute): void {
   }
   const retryable = IDEMPOTENT.has(ex.method) || head.idempotencyKey;
   if (hasBody && (retryable || shadow !== undefined)) {
-    readBody(ex.req, ex.snapshot.bodyBytes).then(
+    readBody(ex.req, ex.snapshot.bodyBytes, ex.snapshot.bodyTimeoutMs).then(
       (body) =>
         withToken(ex, target, body, retryable, shadow === undefined ? undefined : { ...shadow, body }),
       (err: unknown) => tooLarge(ex, err),
@@ -291,6 +293,10 @@ function tooLarge(ex: Exchange, err: unknown): void {
   if (err instanceof BodyTooLargeError) {
     // The rest of the body is not read: the connection closes after the answer.
     ex.replyError(reply(413, 'PAYLOAD_TOO_LARGE', err.message, { headers: ['connection', 'close'] }));
+    return;
+  }
+  if (err instanceof BodyTimeoutError) {
+    ex.replyError(bodyTimeoutReply(err.timeoutMs));
     return;
   }
   ex.clientGone = true;

@@ -1,5 +1,5 @@
 import type { Readable } from 'node:stream';
-import type { PolicyContext } from '@flotilla/resilience';
+import { isTimeoutError, type PolicyContext } from '@flotilla/resilience';
 import {
   type ActiveSpan,
   formatTraceparent,
@@ -7,7 +7,7 @@ import {
   UpstreamUnavailableError,
 } from '@flotilla/service';
 import type { Dispatcher } from 'undici';
-import { ClientClosedError, replyForUpstreamError, spanErrorCode } from './error-reply.js';
+import { bodyTimeoutReply, ClientClosedError, replyForUpstreamError, spanErrorCode } from './error-reply.js';
 import { CLIENT_CLOSED_STATUS, type Exchange } from './exchange.js';
 import { type ResponseHeadInfo, responseHeaders } from './headers.js';
 import { applyRewrite } from './path-pattern.js';
@@ -291,7 +291,12 @@ export class Forward {
       ex.finish(CLIENT_CLOSED_STATUS);
       return;
     }
-    const reply = replyForUpstreamError(err, this.target.service, ex.snapshot.requestTimeoutMs);
+    // A streamed body the client never finished is why the upstream could not answer: its fault.
+    const stalled =
+      this.body !== null && !Buffer.isBuffer(this.body) && !ex.req.complete && isTimeoutError(err);
+    const reply = stalled
+      ? bodyTimeoutReply(ex.snapshot.bodyTimeoutMs)
+      : replyForUpstreamError(err, this.target.service, ex.snapshot.requestTimeoutMs);
     if (reply.status >= 500)
       ex.ctx.metrics.upstreamErrors.inc({ upstream: this.target.service, code: reply.code });
     if (reply.code === 'BAD_GATEWAY')

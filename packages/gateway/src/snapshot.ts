@@ -87,6 +87,8 @@ export interface Snapshot {
   readonly limits: RateLimitStore;
   readonly cors: CorsPolicy | undefined;
   readonly bodyBytes: number;
+  /** How long a client may take to send its body, in ms. */
+  readonly bodyTimeoutMs: number;
   readonly requestTimeout: TimeoutPolicy;
   readonly requestTimeoutMs: number;
   /** Headers added to every response. */
@@ -347,6 +349,7 @@ function buildSnapshot(
     limits,
     cors: createCorsPolicy(config.cors),
     bodyBytes: config.limits.bodyBytes,
+    bodyTimeoutMs: config.limits.bodyTimeoutMs,
     requestTimeout,
     requestTimeoutMs,
     responseHeaders: SECURITY_HEADERS,
