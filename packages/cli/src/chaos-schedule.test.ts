@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import {
+  formatTarget,
   isChaosScheduleError,
   isInfraFault,
   isNetworkFault,
@@ -75,7 +76,7 @@ describe('parseFaultSchedule', () => {
     assert.equal(errorOf(''), 'the fault schedule is empty; e.g. kill:random@every=5s');
     assert.equal(
       errorOf('frezee:order@every=5s'),
-      'fault "frezee:order@every=5s": unknown fault "frezee" (faults: kill, freeze, stop, latency, bandwidth, reset, blackhole, errors, nats-restart, pg-kill)',
+      'fault "frezee:order@every=5s": unknown fault "frezee" (faults: kill, freeze, stop, latency, bandwidth, reset, blackhole, errors, nats-restart, pg-kill, partition)',
     );
     assert.equal(
       errorOf('kill:paymnt@every=5s'),
@@ -329,6 +330,48 @@ describe('parseFaultSchedule: infrastructure faults', () => {
     assert.equal(
       errorOf('pg-kill:order@every=50ms'),
       'fault "pg-kill:order@every=50ms": every must be at least 100ms, got 50ms',
+    );
+  });
+
+  it('parses partitions of a named network namespace or one at random, never checked against services', () => {
+    const faults = parseFaultSchedule(
+      'partition:lab_h2.x@every=10s,for=3s,partition:random@every=20s,jitter=2s,for=1s',
+      SERVICES,
+    );
+    assert.deepEqual(
+      faults.map((f) => ({ ...f })),
+      [
+        {
+          text: 'partition:lab_h2.x@every=10s,for=3s',
+          kind: 'partition',
+          target: { kind: 'netns', netns: 'lab_h2.x' },
+          everyMs: 10_000,
+          jitterMs: 5000,
+          forMs: 3000,
+        },
+        {
+          text: 'partition:random@every=20s,jitter=2s,for=1s',
+          kind: 'partition',
+          target: { kind: 'random' },
+          everyMs: 20_000,
+          jitterMs: 2000,
+          forMs: 1000,
+        },
+      ],
+    );
+    assert.ok(faults.every(isInfraFault));
+    assert.equal(formatTarget(faults[0]!.target), 'lab_h2.x');
+    assert.equal(
+      errorOf('partition@every=10s,for=3s'),
+      'fault "partition@every=10s,for=3s": needs a target: partition:<netns>@every=20s,for=3s, or partition:random@every=20s,for=3s',
+    );
+    assert.equal(
+      errorOf('partition:h2@every=10s'),
+      'fault "partition:h2@every=10s": needs for=<duration>: how long the namespace stays cut off, e.g. partition:h2@every=20s,for=3s',
+    );
+    assert.equal(
+      errorOf('partition:a/b@every=10s,for=1s'),
+      'fault "partition:a/b@every=10s,for=1s": target must be random or a network namespace name, got "a/b"',
     );
   });
 });

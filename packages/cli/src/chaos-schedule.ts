@@ -1,5 +1,6 @@
 import { FlotillaError, hasFlotillaCode } from '@flotilla/resilience';
 import type { ProxyFaults } from './fault-proxy.js';
+import { NETNS_NAME } from './system-schema.js';
 
 /**
  * The process faults the nemesis injects, through the supervisor:
@@ -38,23 +39,28 @@ export const NETWORK_FAULT_KINDS: readonly NetworkFaultKind[] = [
  *   starts it again on the same port and JetStream store.
  * - `pg-kill`: terminates every connection to a service's PostgreSQL database(s)
  *   (`pg_terminate_backend`), as a failover or an administrator would.
+ * - `partition`: cuts a network namespace the system's instances run in (a host) off the network
+ *   for `for` — its interfaces down, as a pulled cable — then reconnects it.
  */
-export type InfraFaultKind = 'nats-restart' | 'pg-kill';
+export type InfraFaultKind = 'nats-restart' | 'pg-kill' | 'partition';
 
 /** Every {@link InfraFaultKind}. */
-export const INFRA_FAULT_KINDS: readonly InfraFaultKind[] = ['nats-restart', 'pg-kill'];
+export const INFRA_FAULT_KINDS: readonly InfraFaultKind[] = ['nats-restart', 'pg-kill', 'partition'];
 
-/** What a fault acts on: a random service, a named one, or one instance of it. */
-export type FaultTarget =
+/** What a process or network fault acts on: a random service, a named one, or one instance of it. */
+export type ServiceFaultTarget =
   | { readonly kind: 'random' }
   | { readonly kind: 'service'; readonly service: string; readonly instance?: number };
+
+/** What a fault acts on: a {@link ServiceFaultTarget}, or (`partition`) a network namespace. */
+export type FaultTarget = ServiceFaultTarget | { readonly kind: 'netns'; readonly netns: string };
 
 /** One process fault of a schedule, e.g. `freeze:inventory@every=15s,for=3s`. */
 export interface ProcessFaultSpec {
   /** The text it was parsed from, for messages and the report. */
   readonly text: string;
   readonly kind: ProcessFaultKind;
-  readonly target: FaultTarget;
+  readonly target: ServiceFaultTarget;
   /** Mean time between two injections, in milliseconds. */
   readonly everyMs: number;
   /**
@@ -71,7 +77,7 @@ export interface NetworkFaultSpec {
   /** The text it was parsed from, for messages and the report. */
   readonly text: string;
   readonly kind: NetworkFaultKind;
-  readonly target: FaultTarget;
+  readonly target: ServiceFaultTarget;
   /** Mean time between two injections, in milliseconds; 0 when the fault holds for the whole run. */
   readonly everyMs: number;
   /** Each interval is `everyMs` ± up to `jitterMs`. @default everyMs / 2 */
@@ -89,15 +95,19 @@ export interface InfraFaultSpec {
   readonly kind: InfraFaultKind;
   /**
    * `pg-kill`: the service whose database it acts on (`random`: one of the services that have a
-   * PostgreSQL database). `nats-restart` has no target: it acts on the run's NATS server, and
-   * this is `{ kind: 'random' }`.
+   * PostgreSQL database). `partition`: the network namespace it cuts off (`{ kind: 'netns' }`, or
+   * `random`: one of those the instances run in). `nats-restart` has no target: it acts on the
+   * run's NATS server, and this is `{ kind: 'random' }`.
    */
   readonly target: FaultTarget;
   /** Mean time between two injections, in milliseconds. */
   readonly everyMs: number;
   /** Each interval is `everyMs` ± up to `jitterMs`. @default everyMs / 2 */
   readonly jitterMs: number;
-  /** `nats-restart`: how long the server stays down, in milliseconds (0: started again at once). 0 for `pg-kill`. */
+  /**
+   * `nats-restart`: how long the server stays down, in milliseconds (0: started again at once);
+   * `partition`: how long the namespace stays cut off. 0 for `pg-kill`.
+   */
   readonly forMs: number;
 }
 
@@ -164,7 +174,9 @@ const PARAMS: Readonly<Record<ProcessFaultKind, readonly string[]>> = {
  *
  * Infrastructure faults: `nats-restart@every=<d>[,for=<d>]` takes no target (it restarts the
  * run's own NATS server, down for `for`, default 0); `pg-kill:<target>@every=<d>` terminates the
- * connections to the target service's PostgreSQL database (`random` or a service, no instance).
+ * connections to the target service's PostgreSQL database (`random` or a service, no instance);
+ * `partition:<netns>@every=<d>,for=<d>` cuts a network namespace (`random`: one the instances run
+ * in) off the network for `for`.
  *
  * `services`, when given, are the system's service names: unknown targets are reported.
  *
@@ -211,6 +223,8 @@ function parseFault(group: readonly string[], services: readonly string[] | unde
     return parseInfraFault(text, 'nats-restart', undefined, params, services, fail);
   if (colon < 0 && spec === 'pg-kill')
     fail('needs a target: pg-kill:random@every=10s, or pg-kill:<service>@every=10s');
+  if (colon < 0 && spec === 'partition')
+    fail('needs a target: partition:<netns>@every=20s,for=3s, or partition:random@every=20s,for=3s');
   if (colon < 0) fail('expected kind:target, e.g. kill:random@every=5s (or nats-restart@every=20s)');
   const kindText = spec.slice(0, colon);
   const targetText = spec.slice(colon + 1);
@@ -266,6 +280,11 @@ function parseInfraFault(
       fail(
         `nats-restart takes no target: it restarts the run's own NATS server, e.g. nats-restart@every=20s,for=3s`,
       );
+  } else if (kind === 'partition') {
+    // A namespace, not a service: the run checks it against the namespaces of the system's instances.
+    if (targetText !== 'random' && !NETNS_NAME.test(targetText ?? ''))
+      fail(`target must be random or a network namespace name, got "${targetText ?? ''}"`);
+    if (targetText !== 'random') target = { kind: 'netns', netns: targetText as string };
   } else {
     target = parseTarget(targetText ?? '', services, fail);
     if (target.kind === 'service' && target.instance !== undefined)
@@ -273,7 +292,7 @@ function parseInfraFault(
         `pg-kill acts on a service's database, which its instances share: write pg-kill:${target.service}, not [${target.instance}]`,
       );
   }
-  const allowed = kind === 'nats-restart' ? ['every', 'jitter', 'for'] : ['every', 'jitter'];
+  const allowed = kind === 'pg-kill' ? ['every', 'jitter'] : ['every', 'jitter', 'for'];
   const values = new Map<string, number>();
   for (const param of params) {
     const eq = param.indexOf('=');
@@ -287,12 +306,19 @@ function parseInfraFault(
     if (ms === undefined) fail(`${name} must be a duration like 500ms, 5s or 1m, got "${value}"`);
     values.set(name, ms as number);
   }
-  const example = kind === 'nats-restart' ? 'nats-restart@every=20s' : `pg-kill:${targetText}@every=10s`;
+  const example =
+    kind === 'nats-restart'
+      ? 'nats-restart@every=20s'
+      : kind === 'partition'
+        ? `partition:${targetText}@every=20s,for=3s`
+        : `pg-kill:${targetText}@every=10s`;
   const everyMs = values.get('every');
   if (everyMs === undefined) return fail(`needs every=<duration>, e.g. ${example}`);
   if (everyMs < 100) fail(`every must be at least 100ms, got ${everyMs}ms`);
   const jitterMs = values.get('jitter') ?? Math.floor(everyMs / 2);
   if (jitterMs >= everyMs) fail(`jitter must be less than every (${everyMs}ms), got ${jitterMs}ms`);
+  if (kind === 'partition' && !((values.get('for') ?? 0) >= 1))
+    fail(`needs for=<duration>: how long the namespace stays cut off, e.g. ${example}`);
   return { text, kind, target, everyMs, jitterMs, forMs: values.get('for') ?? 0 };
 }
 
@@ -417,7 +443,7 @@ function parseTarget(
   text: string,
   services: readonly string[] | undefined,
   fail: (message: string) => never,
-): FaultTarget {
+): ServiceFaultTarget {
   if (text === 'random') return { kind: 'random' };
   const match = /^([a-z][a-z0-9-]*)(?:\[(\d+)\])?$/.exec(text);
   if (match === null) return fail(`target must be random, a service name or service[N], got "${text}"`);
@@ -429,9 +455,10 @@ function parseTarget(
     : { kind: 'service', service, instance: Number(match[2]) };
 }
 
-/** A target as the report shows it: `random`, `payment`, `order[1]`. */
+/** A target as the report shows it: `random`, `payment`, `order[1]`, a namespace's name. */
 export function formatTarget(target: FaultTarget): string {
   if (target.kind === 'random') return 'random';
+  if (target.kind === 'netns') return target.netns;
   return target.instance === undefined ? target.service : `${target.service}[${target.instance}]`;
 }
 

@@ -4,10 +4,18 @@ export interface TemplateValues {
   readonly port: number;
   readonly name: string;
   readonly instance: number;
+  /** The instance's address (`127.0.0.1` unless the system file gives `host`). */
+  readonly host: string;
 }
 
 /** The placeholder names templates may use. */
-export const TEMPLATE_KEYS: readonly (keyof TemplateValues)[] = ['dataDir', 'port', 'name', 'instance'];
+export const TEMPLATE_KEYS: readonly (keyof TemplateValues)[] = [
+  'dataDir',
+  'port',
+  'name',
+  'instance',
+  'host',
+];
 
 const PLACEHOLDER = /\$\$|\$\{([^}]*)\}/g;
 
@@ -21,7 +29,7 @@ export function unknownPlaceholders(template: string): string[] {
   return unknown;
 }
 
-/** Replaces `${dataDir}`, `${port}`, `${name}`, `${instance}` and `$$` in `template`. */
+/** Replaces `${dataDir}`, `${port}`, `${name}`, `${instance}`, `${host}` and `$$` in `template`. */
 export function expandTemplate(template: string, values: TemplateValues): string {
   return template.replace(PLACEHOLDER, (whole, key: string | undefined) => {
     if (key === undefined) return '$';

@@ -38,19 +38,24 @@ export const NO_PROXY_FAULTS: ProxyFaults = {
 
 /** Options of {@link startFaultProxy}. */
 export interface FaultProxyOptions {
-  /** The address the proxy forwards to. */
+  /** The address the proxy forwards to (host default `127.0.0.1`). */
   readonly upstream: { readonly host?: string; readonly port: number };
+  /**
+   * The address the proxy listens on (a free port of it).
+   * @default '127.0.0.1'
+   */
+  readonly listenHost?: string;
   /** Draws latency jitter and the reset and error decisions; pass a seeded one for reproducible runs. */
   readonly random: RandomSource;
   /** Times the delays of latency and bandwidth. @default systemClock */
   readonly clock?: Clock;
 }
 
-/** A TCP proxy on 127.0.0.1 in front of one upstream address, whose faults change at run time. */
+/** A TCP proxy (on 127.0.0.1 by default) in front of one upstream address, whose faults change at run time. */
 export interface FaultProxy {
-  /** The port the proxy listens on (127.0.0.1). */
+  /** The port the proxy listens on (on its `listenHost`). */
   readonly port: number;
-  /** `http://127.0.0.1:<port>`. */
+  /** `http://<listenHost>:<port>`. */
   readonly url: string;
   /** The faults in force. */
   readonly faults: ProxyFaults;
@@ -67,7 +72,7 @@ export interface FaultProxy {
 }
 
 /**
- * Starts a fault-injecting TCP proxy on 127.0.0.1 (a free port) in front of `upstream`.
+ * Starts a fault-injecting TCP proxy on 127.0.0.1 (or `listenHost`; a free port) in front of `upstream`.
  *
  * @example
  * const proxy = await startFaultProxy({ upstream: { port: 7104 }, random: seededRandom(1) });
@@ -94,7 +99,7 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
     }
     if (faults.errorRate > 0 && random() < faults.errorRate) {
       // Answering before the request arrives would confuse a client; answer its first bytes.
-      client.once('data', () => client.end(errorResponse(`127.0.0.1:${options.upstream.port}`)));
+      client.once('data', () => client.end(errorResponse(`${host}:${options.upstream.port}`)));
       client.on('end', () => client.destroy());
       return;
     }
@@ -130,7 +135,8 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
       if (!toClient.ending) client.destroy();
     });
   });
-  server.listen(0, '127.0.0.1');
+  const listenHost = options.listenHost ?? '127.0.0.1';
+  server.listen(0, listenHost);
   await once(server, 'listening');
   const address = server.address();
   const port = typeof address === 'object' && address !== null ? address.port : 0;
@@ -144,7 +150,7 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
   };
   return {
     port,
-    url: `http://127.0.0.1:${port}`,
+    url: `http://${listenHost}:${port}`,
     get faults() {
       return faults;
     },

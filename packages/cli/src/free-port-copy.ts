@@ -6,7 +6,9 @@ import { type System, validateSystem } from './validate-system.js';
 /**
  * A copy of `system` that can run beside the original: every port of every service, instance
  * and profile moved to a port that is free now, the control API on a free port, and the data in
- * `dataDir`. `flotilla chaos --free-ports` and tests use it.
+ * `dataDir`. `flotilla chaos --free-ports` and tests use it. Instances keep their `host` and
+ * `netns`; the ports are picked on 127.0.0.1, and `startSystem` checks each on its own address
+ * (in a fresh network namespace nearly every port is free anyway).
  */
 export async function freePortCopy(system: System, dataDir: string): Promise<System> {
   const def = system.definition;

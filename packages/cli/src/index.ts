@@ -32,6 +32,7 @@ export {
   type ProcessFaultSpec,
   parseDuration,
   parseFaultSchedule,
+  type ServiceFaultTarget,
   seededRandom,
 } from './chaos-schedule.js';
 export { formatChaosSummary } from './chaos-summary.js';
@@ -79,6 +80,13 @@ export {
   pickTarget,
   runNemesis,
 } from './nemesis.js';
+export {
+  createNamespaceHosts,
+  type NamespaceHost,
+  type NamespaceHosts,
+  type NamespaceHostsOptions,
+  namespaceSupport,
+} from './netns.js';
 export { renderPinoLine } from './pino-line.js';
 export { resetData } from './reset-data.js';
 export {
@@ -102,6 +110,7 @@ export type {
   BannerInfo,
   EnvTemplate,
   InstanceDefinition,
+  Placement,
   ProfileDefinition,
   RestartSettings,
   ServiceDefinition,

@@ -396,6 +396,86 @@ describe('runNemesis with infrastructure faults', () => {
     );
   });
 
+  it('cuts a namespace off for `for` and reconnects it, at once when told to stop; skips one already cut', async () => {
+    const clock = manualClock();
+    const calls: string[] = [];
+    const cut = new Set<string>();
+    const partitions = {
+      namespaces: ['h1', 'h2'],
+      isCut: (netns: string) => cut.has(netns),
+      cut: async (netns: string) => {
+        calls.push(`cut ${netns}`);
+        if (netns === 'h1') throw new Error('ip -n h1 link set dev h1n down failed: no such device');
+        cut.add(netns);
+        return `${netns}n down`;
+      },
+      reconnect: async (netns: string) => {
+        calls.push(`reconnect ${netns}`);
+        cut.delete(netns);
+        return `${netns}n up`;
+      },
+    };
+    const stop = new AbortController();
+    const done = runNemesis({
+      faults: parseFaultSchedule(
+        'partition:h2@every=1s,jitter=0ms,for=800ms,partition:h1@every=1200ms,jitter=0ms,for=1s',
+      ),
+      control: fakeControl([]),
+      infra: { databaseServices: [], killConnections: async () => '', partitions },
+      random: seededRandom(1),
+      clock,
+      signal: stop.signal,
+    });
+    await clock.advance(1_000);
+    assert.deepEqual([...cut], ['h2']);
+    await clock.advance(800);
+    assert.deepEqual([...cut], []);
+    // The next cut of h2 comes 1 s after its reconnection; the run ends during it.
+    await clock.advance(1_000);
+    assert.deepEqual([...cut], ['h2']);
+    stop.abort();
+    const records = await done;
+    assert.deepEqual([...cut], []);
+    assert.deepEqual(
+      records.map((r) => [r.atMs, r.action, r.target, r.outcome, r.detail]),
+      [
+        [1000, 'cut', 'h2', 'applied', 'h2n down'],
+        [1200, 'cut', 'h1', 'failed', 'ip -n h1 link set dev h1n down failed: no such device'],
+        [1800, 'reconnect', 'h2', 'applied', 'h2n up'],
+        [2400, 'cut', 'h1', 'failed', 'ip -n h1 link set dev h1n down failed: no such device'],
+        [2800, 'cut', 'h2', 'applied', 'h2n down'],
+        [2800, 'reconnect', 'h2', 'applied', 'h2n up'],
+      ],
+    );
+    // A namespace already cut off is skipped, not cut twice.
+    cut.add('h2');
+    const again = new AbortController();
+    const skipped = runNemesis({
+      faults: parseFaultSchedule('partition:h2@every=1s,jitter=0ms,for=1s'),
+      control: fakeControl([]),
+      infra: { databaseServices: [], killConnections: async () => '', partitions },
+      random: seededRandom(1),
+      clock,
+      signal: again.signal,
+    });
+    await clock.advance(1_000);
+    again.abort();
+    assert.deepEqual(
+      (await skipped).map((r) => [r.action, r.target, r.outcome]),
+      [['cut', 'h2', 'skipped']],
+    );
+    await assert.rejects(
+      runNemesis({
+        faults: parseFaultSchedule('partition:h2@every=1s,for=1s'),
+        control: fakeControl([]),
+        infra: { databaseServices: [], killConnections: async () => '' },
+        random: seededRandom(1),
+        signal: new AbortController().signal,
+      }),
+      /partition needs instances in network namespaces/,
+    );
+  });
+
   it('refuses infrastructure faults without the infrastructure, and NATS restarts without its own server', async () => {
     await assert.rejects(
       runNemesis({

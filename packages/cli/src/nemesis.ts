@@ -10,14 +10,16 @@ import {
 } from './chaos-schedule.js';
 import { NO_PROXY_FAULTS, type ProxyFaults } from './fault-proxy.js';
 import type { OwnedNatsServer } from './infra-nats-server.js';
+import type { NamespacePartitions } from './netns.js';
 import type { InstanceState, InstanceStatus } from './supervisor-events.js';
 import type { ServiceAction, SystemControl } from './system-control.js';
 
 /**
  * What an infrastructure fault does: `pg-kill` terminates a service's database connections;
- * `nats-stop` and `nats-start` are the two halves of a `nats-restart`.
+ * `nats-stop` and `nats-start` are the two halves of a `nats-restart`, `cut` and `reconnect`
+ * those of a `partition`.
  */
-export type InfraAction = 'pg-kill' | 'nats-stop' | 'nats-start';
+export type InfraAction = 'pg-kill' | 'nats-stop' | 'nats-start' | 'cut' | 'reconnect';
 
 /** One thing the nemesis did (or tried to do). */
 export interface FaultRecord {
@@ -29,7 +31,8 @@ export interface FaultRecord {
   readonly action: ServiceAction | NetworkFaultKind | 'clear' | InfraAction;
   /**
    * The instance, as `service[instance]` (a network fault on every instance, or a `pg-kill`:
-   * `service`; the NATS server: `nats`); `-` when nothing fitted.
+   * `service`; the NATS server: `nats`; a `partition`: the network namespace); `-` when nothing
+   * fitted.
    */
   readonly target: string;
   /** `applied`; `skipped` when no instance was in a state the action fits; `failed` when the supervisor (or the infrastructure) refused. */
@@ -37,7 +40,7 @@ export interface FaultRecord {
   /**
    * Why it was skipped or failed; for a `reset` of current connections, how many it reset; for a
    * `pg-kill`, how many connections it terminated and in which database; for a `nats-start`,
-   * how long the server took to accept clients again.
+   * how long the server took to accept clients again; for a `cut` or `reconnect`, the interfaces.
    */
   readonly detail?: string;
 }
@@ -76,6 +79,8 @@ export interface InfraFaultControl {
   killConnections(service: string): Promise<string>;
   /** The NATS server the run started and may restart; absent when it started none. */
   readonly nats?: Pick<OwnedNatsServer, 'running' | 'stop' | 'start'>;
+  /** The network namespaces `partition` cuts off; absent when no instance runs in one. */
+  readonly partitions?: Pick<NamespacePartitions, 'namespaces' | 'isCut' | 'cut' | 'reconnect'>;
 }
 
 /** The fault proxies in front of a system's instances, as the nemesis drives them. */
@@ -100,7 +105,8 @@ const RUNNING: readonly InstanceState[] = ['starting', 'ready', 'unready'];
  * `signal` aborts) and then cleared, or, for a `reset` without `p`, the current connections reset.
  * Infrastructure faults act on `infra`: a `pg-kill` terminates a service's database connections
  * (the service chosen, seeded, among those with a database); a `nats-restart` stops the run's
- * NATS server and starts it again after `for` (at once when `signal` aborts meanwhile).
+ * NATS server and starts it again after `for` (at once when `signal` aborts meanwhile); a
+ * `partition` cuts a network namespace off and reconnects it after `for` (at once likewise).
  */
 export async function runNemesis(options: NemesisOptions): Promise<FaultRecord[]> {
   const { control, random, signal } = options;
@@ -224,6 +230,8 @@ export async function runNemesis(options: NemesisOptions): Promise<FaultRecord[]
       throw new Error(`${fault.kind} needs the system's infrastructure: pass \`infra\` (runChaos does)`);
     if (fault.kind === 'nats-restart' && infra.nats === undefined)
       throw new Error('nats-restart needs a NATS server the run started itself (runChaos: natsServer)');
+    if (fault.kind === 'partition' && infra.partitions === undefined)
+      throw new Error('partition needs instances in network namespaces (runChaos finds them in the plan)');
   }
 
   const infraTimeline = async (fault: InfraFaultSpec, control: InfraFaultControl): Promise<void> => {
@@ -260,6 +268,41 @@ export async function runNemesis(options: NemesisOptions): Promise<FaultRecord[]
           record({ fault: fault.text, action: 'pg-kill', target: service, outcome: 'applied', detail });
         } catch (err) {
           failed('pg-kill', service, err);
+        }
+        continue;
+      }
+      if (fault.kind === 'partition') {
+        const partitions = control.partitions;
+        if (partitions === undefined) return;
+        const t = fault.target;
+        const candidates = partitions.namespaces.filter(
+          (n) => !partitions.isCut(n) && (t.kind !== 'netns' || t.netns === n),
+        );
+        const netns = candidates[Math.floor(random() * candidates.length)];
+        if (netns === undefined) {
+          record({
+            fault: fault.text,
+            action: 'cut',
+            target: t.kind === 'netns' ? t.netns : '-',
+            outcome: 'skipped',
+            detail: 'no network namespace of the system fits the target that is not cut off already',
+          });
+          continue;
+        }
+        try {
+          const detail = await partitions.cut(netns);
+          record({ fault: fault.text, action: 'cut', target: netns, outcome: 'applied', detail });
+        } catch (err) {
+          failed('cut', netns, err);
+          continue;
+        }
+        // Like a thaw, the reconnection comes even when the run is told to stop during the cut.
+        await sleep(clock, fault.forMs, signal);
+        try {
+          const detail = await partitions.reconnect(netns);
+          record({ fault: fault.text, action: 'reconnect', target: netns, outcome: 'applied', detail });
+        } catch (err) {
+          failed('reconnect', netns, err);
         }
         continue;
       }

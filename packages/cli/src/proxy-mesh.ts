@@ -23,6 +23,11 @@ export interface ProxyMeshOptions {
   readonly topologyFile: string;
   /** Seeds every proxy's random numbers (each proxy its own stream). */
   readonly seed: number;
+  /**
+   * The address the proxies listen on: one every instance reaches (see `proxyListenHost`).
+   * @default '127.0.0.1'
+   */
+  readonly host?: string;
 }
 
 /**
@@ -40,7 +45,8 @@ export async function startProxyMesh(options: ProxyMeshOptions): Promise<ProxyMe
       for (const inst of service.instances)
         list.push(
           await startFaultProxy({
-            upstream: { port: inst.port },
+            upstream: { host: inst.host, port: inst.port },
+            ...(options.host === undefined ? {} : { listenHost: options.host }),
             random: seededRandom((options.seed + 0x9e3779b9 * ++n) >>> 0),
           }),
         );

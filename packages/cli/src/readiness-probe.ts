@@ -62,6 +62,9 @@ function describeReport(body: string): string {
 function describeFailure(err: unknown): string {
   const code = (err as { code?: string }).code ?? (err as { cause?: { code?: string } }).cause?.code;
   if (code === 'ECONNREFUSED') return 'not listening (connection refused)';
+  // An instance on another host (a cut network namespace) does not even answer the connection.
+  if (code === 'UND_ERR_CONNECT_TIMEOUT') return 'no answer (connecting timed out)';
+  if (code === 'EHOSTUNREACH' || code === 'ENETUNREACH') return `unreachable (${code})`;
   if (code === 'UND_ERR_HEADERS_TIMEOUT' || (err as Error).name === 'TimeoutError')
     return 'no answer (timed out)';
   return err instanceof Error ? err.message : String(err);

@@ -29,9 +29,12 @@ import {
   terminateConnections,
 } from './infra-postgres.js';
 import { type FaultRecord, healSystem, type InfraFaultControl, runNemesis } from './nemesis.js';
+import { findIp, type NamespacePartitions, namespacePartitions } from './netns.js';
+import { proxyListenHost } from './placement.js';
 import { type ProxyMesh, startProxyMesh } from './proxy-mesh.js';
 import { type RunningSystem, startSystem } from './start-system.js';
-import type { System } from './validate-system.js';
+import type { SupervisorEvent } from './supervisor-events.js';
+import type { System, SystemPlan } from './validate-system.js';
 
 /** Options of {@link runChaos}. */
 export interface RunChaosOptions {
@@ -72,6 +75,11 @@ export interface RunChaosOptions {
   readonly write?: (chunk: string) => void;
   /** Called with every fault record as it happens. */
   readonly onFault?: (record: FaultRecord) => void;
+  /**
+   * Called with every event of the supervisor (instances' state changes, exits, restarts) from
+   * the moment the system is ready until it has stopped: how the faults looked from outside.
+   */
+  readonly onEvent?: (event: SupervisorEvent) => void;
   /** Called when the run moves on: `starting`, `running`, `healing`, `checking`, `stopping`. */
   readonly onPhase?: (phase: ChaosPhase) => void;
   /** Cancels the run: the system is stopped and the report says `cancelled`. */
@@ -136,7 +144,9 @@ export interface ChaosReport {
  * front of every instance and the topology file lists the proxies, so calls between services
  * cross them. With `natsServer` the system runs on a NATS server of the run's own, which
  * `nats-restart` faults restart; `pg-kill` faults terminate the connections to the databases
- * the services name. Resolves with the report; `report.passed` is the verdict. Throws a
+ * the services name; `partition` faults cut the network namespaces the instances run in (their
+ * `netns`) off the network, and every cut is undone before the system stops. Resolves with the
+ * report; `report.passed` is the verdict. Throws a
  * `ChaosScheduleError` (or, for `natsServer` on a system without NATS, a `ChaosInfraError`)
  * before starting anything when an infrastructure fault cannot act (see {@link infraFaultProblem}).
  *
@@ -178,6 +188,7 @@ export async function runChaos<H>(
   let nats: OwnedNatsServer | undefined;
   let isolated: ServiceDatabase[] = [];
   let databases: ServiceDatabase[] = [];
+  let partitions: NamespacePartitions | undefined;
   try {
     phase('starting');
     let target = tmp === undefined ? system : await freePortCopy(system, join(tmp, 'data'));
@@ -197,6 +208,13 @@ export async function runChaos<H>(
       target = pointNatsAt(target, nats.url, options.profile);
     }
     databases = systemDatabases(target.plan(options.profile));
+    const namespaces = namespacesOf(target.plan(options.profile));
+    // Where the proxies of network faults will listen, found before anything starts.
+    const proxyHost = options.faults.some(isNetworkFault)
+      ? proxyListenHost(target, target.plan(options.profile))
+      : undefined;
+    // startSystem checks that the namespaces exist and that `ip` runs them (root, Linux).
+    if (namespaces.length > 0) partitions = namespacePartitions(findIp() ?? 'ip', namespaces);
     running = await startSystem(target, {
       ...(options.profile === undefined ? {} : { profile: options.profile }),
       ...(tmp === undefined ? {} : { controlPort: 0 }),
@@ -207,6 +225,7 @@ export async function runChaos<H>(
       probeIntervalMs: 250,
       ...(options.signal === undefined ? {} : { signal: options.signal }),
     });
+    if (options.onEvent !== undefined) running.control.onEvent(options.onEvent);
     const urls = Object.fromEntries(
       running.plan.services.map((s) => [s.name, s.instances.map((i) => i.url)]),
     );
@@ -220,6 +239,7 @@ export async function runChaos<H>(
         plan: running.plan,
         topologyFile: running.topologyFile,
         seed: options.seed ^ 0x27d4eb2f,
+        ...(proxyHost === undefined ? {} : { host: proxyHost }),
       });
 
     const stop = new AbortController();
@@ -263,7 +283,7 @@ export async function runChaos<H>(
         signal: stop.signal,
         onRecord,
         ...(mesh === undefined ? {} : { network: mesh }),
-        infra: infraControl(databases, nats),
+        infra: infraControl(databases, nats, partitions),
       });
       const timer = setTimeout(() => stop.abort(), options.durationMs);
       await nemesis;
@@ -306,6 +326,7 @@ export async function runChaos<H>(
   } finally {
     phase('stopping');
     await inTurn([
+      () => partitions?.reconnectAll(),
       () => running?.stop(),
       () => mesh?.close(),
       () => nats?.close(),
@@ -338,8 +359,9 @@ export async function runChaos<H>(
  * Why the infrastructure faults of `faults` cannot act on `system` with these options, naming the
  * fault (`fault` undefined when the problem is an option's); `undefined` when they can: a
  * `nats-restart` needs `natsServer` (the run restarts only a server of its own), `natsServer`
- * needs a variable holding a `nats://` URL under `profile` to point at it, and a `pg-kill` needs
- * services whose environment names a PostgreSQL database under `profile` — its target among them.
+ * needs a variable holding a `nats://` URL under `profile` to point at it, a `pg-kill` needs
+ * services whose environment names a PostgreSQL database under `profile` — its target among them
+ * — and a `partition` instances in network namespaces, its target among those namespaces.
  */
 export function infraFaultProblem(
   system: System,
@@ -357,7 +379,21 @@ export function infraFaultProblem(
   if (infra.length === 0) return undefined;
   const databases = systemDatabases(plan);
   const withDatabase = new Set(databases.flatMap((d) => d.services));
+  const namespaces = namespacesOf(plan);
   for (const fault of infra) {
+    if (fault.kind === 'partition') {
+      if (namespaces.length === 0)
+        return {
+          fault: fault.text,
+          message: `fault "${fault.text}": no instance of ${where} runs in a network namespace (netns) to cut off`,
+        };
+      if (fault.target.kind === 'netns' && !namespaces.includes(fault.target.netns))
+        return {
+          fault: fault.text,
+          message: `fault "${fault.text}": no instance of ${where} runs in network namespace "${fault.target.netns}" (namespaces: ${namespaces.join(', ')})`,
+        };
+      continue;
+    }
     if (fault.kind === 'nats-restart' && options.natsServer === undefined)
       return {
         fault: fault.text,
@@ -390,12 +426,20 @@ async function inTurn(steps: readonly (() => unknown)[]): Promise<void> {
   if (failure !== undefined) throw failure.error;
 }
 
+/** The network namespaces a plan's instances run in, in order of appearance. */
+function namespacesOf(plan: SystemPlan): string[] {
+  const names = plan.services.flatMap((s) => s.instances.map((i) => i.netns));
+  return [...new Set(names.filter((n): n is string => n !== undefined))];
+}
+
 /** The nemesis' handle on the run's infrastructure. */
 function infraControl(
   databases: readonly ServiceDatabase[],
   nats: OwnedNatsServer | undefined,
+  partitions: NamespacePartitions | undefined,
 ): InfraFaultControl {
   return {
+    ...(partitions === undefined ? {} : { partitions }),
     databaseServices: [...new Set(databases.flatMap((d) => d.services))],
     async killConnections(service) {
       const mine = databases.filter((d) => d.services.includes(service));

@@ -8,7 +8,7 @@ import { SystemStartError } from './errors.js';
 import { eventStream } from './event-stream.js';
 import { acquireLock } from './lock-file.js';
 import { createLogPrinter } from './log-printer.js';
-import { isPortFree } from './port-check.js';
+import { checkPlacement, isInstancePortFree, proxyListenHost } from './placement.js';
 import { type ProxyMesh, startProxyMesh } from './proxy-mesh.js';
 import { readinessProbe } from './readiness-probe.js';
 import { loadOrCreateSecrets } from './secrets-file.js';
@@ -76,7 +76,9 @@ export interface StartSystemOptions {
   /**
    * Put a fault-injecting proxy in front of every instance once the system is ready, so the
    * console can add latency, errors, resets, blackholes and bandwidth limits to the calls into a
-   * service. Each internal call then crosses one more local hop.
+   * service. Each internal call then crosses one more local hop. The proxies listen on
+   * 127.0.0.1, or, when instances run in network namespaces, on the supervisor's address on
+   * their network (which every instance reaches).
    * @default false
    */
   faultProxies?: boolean;
@@ -107,11 +109,13 @@ export interface RunningSystem {
 }
 
 /**
- * Runs a system: takes the data directory's lock, loads or generates the secrets, checks every
- * port, writes the topology file, opens the control API, then starts each service as its own
- * process once its dependencies are ready, and resolves when all are ready. A critical service
- * that does not become ready (or crashes repeatedly) stops everything and rejects with a
- * {@link SystemStartError} naming it, with its last lines of output.
+ * Runs a system: checks that every instance can run where it is placed (its `host` and `netns`),
+ * takes the data directory's lock, loads or generates the secrets, checks every port, writes the
+ * topology file, opens the control API, then starts each service as its own process (in its
+ * network namespace, if it has one) once its dependencies are ready, and resolves when all are
+ * ready. A critical service that does not become ready (or crashes repeatedly) stops everything
+ * and rejects with a {@link SystemStartError} naming it, with its last lines of output; an
+ * instance that cannot run where it is placed is a `SystemDefinitionError` naming its key.
  *
  * @example
  * const running = await startSystem(await loadSystem('flotilla.system.ts'), { profile: 'distributed' });
@@ -127,6 +131,8 @@ export async function startSystem(
     ? input
     : validateSystem(input, options.baseDir === undefined ? {} : { baseDir: options.baseDir });
   const plan = system.plan(options.profile);
+  const tools = await checkPlacement(system, plan);
+  const proxyHost = options.faultProxies === true ? proxyListenHost(system, plan) : undefined;
   const clock = options.clock ?? systemClock;
   const baseEnv = options.env ?? process.env;
   const printer = createLogPrinter({
@@ -154,9 +160,9 @@ export async function startSystem(
     const secrets = loadOrCreateSecrets(system.dataDir, system.secrets);
     for (const service of plan.services)
       for (const inst of service.instances)
-        if (!(await isPortFree(inst.port)))
+        if (!(await isInstancePortFree(inst, tools.ip)))
           throw new SystemStartError(
-            `port ${inst.port} of service "${service.name}"${service.instances.length > 1 ? ` (instance ${inst.index})` : ''} is already in use on 127.0.0.1; stop what holds it (lsof -i :${inst.port}) or change the port in the system file`,
+            `port ${inst.port} of service "${service.name}"${service.instances.length > 1 ? ` (instance ${inst.index})` : ''} is already in use on ${inst.host}${inst.netns === undefined ? '' : ` in network namespace ${inst.netns}`}; stop what holds it (${inst.netns === undefined ? `lsof -i :${inst.port}` : `ip netns exec ${inst.netns} ss -ltnp`}) or change the port in the system file`,
             service.name,
             inst.index,
             'port-in-use',
@@ -177,13 +183,14 @@ export async function startSystem(
       probe,
       probeIntervalMs: options.probeIntervalMs ?? 1_000,
       readyTimeoutMs: system.readyTimeoutMs,
+      ip: tools.ip,
       envOf: (_service, inst) => ({
         ...inherited,
         FLOTILLA_LOG_PRETTY: 'false',
         ...inst.env,
         ...secrets,
         FLOTILLA_PORT: String(inst.port),
-        FLOTILLA_HOST: '127.0.0.1',
+        FLOTILLA_HOST: inst.host,
         FLOTILLA_TOPOLOGY: topologyFile,
         FLOTILLA_INSTANCE: String(inst.index),
         FLOTILLA_DATA_DIR: system.dataDir,
@@ -242,7 +249,12 @@ export async function startSystem(
     const warnings = await sup.startAll(options.signal);
     if (options.faultProxies === true) {
       // Services re-read the topology file: from now on their calls to one another cross the proxies.
-      mesh = await startProxyMesh({ plan, topologyFile, seed: Math.floor(Math.random() * 2 ** 32) });
+      mesh = await startProxyMesh({
+        plan,
+        topologyFile,
+        seed: Math.floor(Math.random() * 2 ** 32),
+        ...(proxyHost === undefined ? {} : { host: proxyHost }),
+      });
       printer.system(`fault proxies in front of every instance (the console's Chaos page sets their faults)`);
     }
     const banner = await renderBanner(system, {

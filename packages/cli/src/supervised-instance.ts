@@ -21,6 +21,8 @@ export interface InstanceSettings {
   readonly cwd: string;
   /** Node flags before the entry (`--import tsx --conditions=source` for TypeScript). */
   readonly nodeArgs: readonly string[];
+  /** The `ip` program: an instance with a `netns` runs as `ip netns exec <netns> node …`. */
+  readonly ip: string | undefined;
   readonly clock: Clock;
   readonly restart: RestartSettings;
   readonly stopTimeoutMs: number;
@@ -209,8 +211,15 @@ export class SupervisedInstance {
   }
 
   private spawnProcess(): void {
-    const { service, env, cwd, nodeArgs, printer } = this.settings;
-    const child = spawn(process.execPath, [...nodeArgs, service.entry], {
+    const { service, instance, env, cwd, nodeArgs, printer } = this.settings;
+    const node = [...nodeArgs, service.entry];
+    // `ip netns exec` enters the namespace and execs node in place: the child's pid is node's,
+    // so signals (stop, kill, freeze) reach the service itself.
+    const [command, args] =
+      instance.netns === undefined
+        ? [process.execPath, node]
+        : [this.settings.ip ?? 'ip', ['netns', 'exec', instance.netns, process.execPath, ...node]];
+    const child = spawn(command, args, {
       cwd,
       env,
       stdio: ['ignore', 'pipe', 'pipe'],

@@ -17,6 +17,8 @@ export interface SupervisorSettings {
   readonly probe: ReadinessProbe;
   readonly probeIntervalMs: number;
   readonly readyTimeoutMs: number;
+  /** The `ip` program, which starts the instances that run in a network namespace. */
+  readonly ip: string | undefined;
   /** The environment of one instance's process. */
   readonly envOf: (service: PlannedService, instance: PlannedInstance) => Record<string, string>;
   /** Node flags for an entry. */
@@ -55,6 +57,7 @@ export class Supervisor {
               env: settings.envOf(service, instance),
               cwd: settings.system.baseDir,
               nodeArgs: settings.nodeArgsOf(service.entry),
+              ip: settings.ip,
               clock: settings.clock,
               restart: settings.system.restart,
               stopTimeoutMs: settings.system.stopTimeoutMs,

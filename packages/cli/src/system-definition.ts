@@ -2,14 +2,37 @@ import type { LoadScenario } from './load-scenario.js';
 
 /**
  * Environment variables for a service. Values may reference `${dataDir}` (the absolute data
- * directory), `${port}`, `${name}` (the service) and `${instance}` (0, 1, …); `$$` is a literal
- * `$`. Numbers and booleans are turned into strings.
+ * directory), `${port}`, `${name}` (the service), `${instance}` (0, 1, …) and `${host}` (the
+ * instance's address); `$$` is a literal `$`. Numbers and booleans are turned into strings.
  */
 export type EnvTemplate = Readonly<Record<string, string | number | boolean>>;
 
+/**
+ * Where an instance runs: the address it binds and is reached at, and the Linux network
+ * namespace of its process. Both default to the machine itself (`127.0.0.1`, the supervisor's
+ * namespace); see "Several hosts on one machine" in docs/supervisor.md.
+ */
+export interface Placement {
+  /**
+   * The IPv4 address the instance binds (`FLOTILLA_HOST`) and is reached at: its URL, the
+   * topology file and the readiness probes use it. It must be an address of the machine (or of
+   * `netns`) that the supervisor's namespace reaches.
+   * @default '127.0.0.1'
+   */
+  readonly host?: string;
+  /**
+   * A Linux network namespace (`ip netns add <name>`) to run the process in, through
+   * `ip netns exec <name> node …`. The namespace must exist when the system starts, and the
+   * supervisor must run as root on Linux; `host` must then be a non-loopback address of the
+   * namespace.
+   * @default undefined (the supervisor's own namespace)
+   */
+  readonly netns?: string;
+}
+
 /** One instance of a service that runs several. */
-export interface InstanceDefinition {
-  /** Its fixed port on 127.0.0.1, so its URL stays the same across restarts. */
+export interface InstanceDefinition extends Placement {
+  /** Its fixed port on its host (127.0.0.1 by default), so its URL stays the same across restarts. */
   readonly port: number;
   /** Variables for this instance only (they win over the service's). */
   readonly env?: EnvTemplate;
@@ -41,8 +64,11 @@ export interface RestartSettings {
   readonly maxStartFailures?: number;
 }
 
-/** A service of the system: one Node process per instance. */
-export interface ServiceDefinition {
+/**
+ * A service of the system: one Node process per instance. Its `host` and `netns` apply to every
+ * instance that does not give its own.
+ */
+export interface ServiceDefinition extends Placement {
   /** Lowercase name used in discovery, logs and commands (`order`, `payment`). */
   readonly name: string;
   /**
@@ -50,7 +76,7 @@ export interface ServiceDefinition {
    * `.ts` file run with `--import tsx --conditions=source`.
    */
   readonly entry: string;
-  /** Its fixed port (one instance). Give either `port` or `instances`. */
+  /** Its fixed port on its host (one instance). Give either `port` or `instances`. */
   readonly port?: number;
   /** Several instances behind client-side load balancing, each with its fixed port. */
   readonly instances?: readonly InstanceDefinition[];

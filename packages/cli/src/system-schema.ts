@@ -24,7 +24,22 @@ const Fn = z.custom<(...args: never[]) => unknown>((v) => typeof v === 'function
   error: 'must be a function',
 });
 
-const Instance = z.strictObject({ port: Port, env: Env.optional() });
+/** Names `ip netns add` accepts (no `/`, not `.` or `..`), as a file name under /run/netns. */
+export const NETNS_NAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$/;
+const Host = z
+  .string({ error: 'must be an IPv4 address like 10.0.0.2' })
+  .regex(/^(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$/, {
+    error: 'must be an IPv4 address like 10.0.0.2',
+  })
+  .refine((v) => v !== '0.0.0.0' && v !== '255.255.255.255', {
+    error: 'must be the address the instance is reached at, not 0.0.0.0 or a broadcast address',
+  });
+const Netns = z.string({ error: 'must be a network namespace name' }).regex(NETNS_NAME, {
+  error: 'must be a network namespace name (letters, digits, _ . -; at most 64, not starting with . or -)',
+});
+const placementFields = { host: Host.optional(), netns: Netns.optional() };
+
+const Instance = z.strictObject({ port: Port, env: Env.optional(), ...placementFields });
 
 const serviceFields = {
   entry: z.string({ error: 'must be a file path' }).min(1, { error: 'must be a file path' }),
@@ -34,6 +49,7 @@ const serviceFields = {
   dependsOn: z.array(Name).optional(),
   critical: z.boolean().optional(),
   enabled: z.boolean().optional(),
+  ...placementFields,
 };
 
 const Service = z.strictObject({ name: Name, ...serviceFields });

@@ -46,7 +46,15 @@ describe('validateSystem', () => {
     assert.equal(catalog?.entry, `${fixturesDir}/services/catalog.ts`);
     assert.equal(catalog?.critical, true);
     assert.deepEqual(pricing?.instances, [
-      { service: 'pricing', index: 0, port: 7102, url: 'http://127.0.0.1:7102', env: {} },
+      {
+        service: 'pricing',
+        index: 0,
+        port: 7102,
+        host: '127.0.0.1',
+        netns: undefined,
+        url: 'http://127.0.0.1:7102',
+        env: {},
+      },
     ]);
   });
 
@@ -159,7 +167,7 @@ describe('validateSystem', () => {
       {
         path: 'services[1].dependOn',
         message:
-          'unknown key (did you mean "dependsOn"?); expected one of name, entry, port, instances, env, dependsOn, critical, enabled',
+          'unknown key (did you mean "dependsOn"?); expected one of name, entry, port, instances, env, dependsOn, critical, enabled, host, netns',
       },
     ]);
   });
@@ -226,8 +234,9 @@ describe('validateSystem', () => {
   it('rejects unknown placeholders and variables the supervisor sets', () => {
     // biome-ignore lint/suspicious/noTemplateCurlyInString: the misspelt placeholder under test
     const misspelt = '${datadir}/x';
-    // biome-ignore lint/suspicious/noTemplateCurlyInString: the message lists placeholders
-    const message = 'unknown placeholder ${datadir} (known: ${dataDir}, ${port}, ${name}, ${instance})';
+    const message =
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: the message lists placeholders
+      'unknown placeholder ${datadir} (known: ${dataDir}, ${port}, ${name}, ${instance}, ${host})';
     assert.deepEqual(
       problems(withService({ env: { DB: misspelt, FLOTILLA_PORT: '1', FLOTILLA_CATALOG_URL: 'http://x' } })),
       [
@@ -273,6 +282,105 @@ describe('validateSystem', () => {
         ].join('\n'),
       );
     }
+  });
+
+  it('places instances on their host and namespace: URL, placeholders, service and instance values', () => {
+    const system = validateSystem(
+      {
+        ...base,
+        services: [
+          { name: 'catalog', entry: 'services/catalog.ts', port: 7101 },
+          {
+            name: 'pricing',
+            entry: 'services/pricing.ts',
+            host: '10.9.8.11',
+            netns: 'lab-h1',
+            instances: [{ port: 7102 }, { port: 7102, host: '10.9.8.12', netns: 'lab-h2' }],
+            // biome-ignore lint/suspicious/noTemplateCurlyInString: a placeholder the supervisor expands
+            env: { SELF: 'http://${host}:${port}' },
+          },
+        ],
+        profiles: { near: { services: { pricing: { host: '192.0.2.2', netns: 'near' } } } },
+      },
+      { baseDir: fixturesDir },
+    );
+    const place = (profile?: string) =>
+      system
+        .plan(profile)
+        .services.flatMap((s) => s.instances.map((i) => [i.service, i.host, i.netns, i.url, i.env.SELF]));
+    assert.deepEqual(place(), [
+      ['catalog', '127.0.0.1', undefined, 'http://127.0.0.1:7101', undefined],
+      ['pricing', '10.9.8.11', 'lab-h1', 'http://10.9.8.11:7102', 'http://10.9.8.11:7102'],
+      // The same port on another host is no conflict.
+      ['pricing', '10.9.8.12', 'lab-h2', 'http://10.9.8.12:7102', 'http://10.9.8.12:7102'],
+    ]);
+    // A profile's host and netns apply to the instances that do not give their own.
+    assert.deepEqual(
+      place('near').map((p) => p.slice(1, 3)),
+      [
+        ['127.0.0.1', undefined],
+        ['192.0.2.2', 'near'],
+        ['10.9.8.12', 'lab-h2'],
+      ],
+    );
+  });
+
+  it('checks host and netns: their form, loopback in a namespace, and dependencies a namespace cannot reach', () => {
+    assert.deepEqual(problems(withService({ host: 'localhost', netns: 'a/b' })), [
+      { path: 'services[1].host', message: 'must be an IPv4 address like 10.0.0.2, got "localhost"' },
+      {
+        path: 'services[1].netns',
+        message:
+          'must be a network namespace name (letters, digits, _ . -; at most 64, not starting with . or -), got "a/b"',
+      },
+    ]);
+    assert.deepEqual(problems(withService({ host: '0.0.0.0' })), [
+      {
+        path: 'services[1].host',
+        message:
+          'must be the address the instance is reached at, not 0.0.0.0 or a broadcast address, got "0.0.0.0"',
+      },
+    ]);
+    assert.deepEqual(problems(withService({ netns: 'h1' })), [
+      {
+        path: 'services[1].netns',
+        message:
+          'pricing runs in network namespace "h1" but on 127.0.0.1: a loopback address there is the namespace\'s own, which the supervisor cannot reach; give it a host address of the namespace',
+      },
+      {
+        path: 'services[1].dependsOn[0]',
+        message:
+          'pricing runs in network namespace "h1" and cannot reach "catalog" on 127.0.0.1, the loopback of another namespace; give catalog a host address the namespace reaches',
+      },
+    ]);
+    // On a namespace's own address, with its dependency on an address every namespace reaches: fine.
+    const spread = {
+      ...base,
+      services: [
+        { ...base.services[0], host: '10.9.8.1' },
+        { ...base.services[1], netns: 'h1', host: '10.9.8.11' },
+      ],
+    };
+    assert.equal(
+      validateSystem(spread, { baseDir: fixturesDir }).plan().services[1]?.instances[0]?.netns,
+      'h1',
+    );
+    // The same port twice on one host of one namespace is still a conflict.
+    assert.deepEqual(
+      problems({
+        ...spread,
+        services: [
+          ...spread.services,
+          { name: 'more', entry: 'services/catalog.ts', port: 7102, netns: 'h1', host: '10.9.8.11' },
+        ],
+      }),
+      [
+        {
+          path: 'services[2].port',
+          message: 'port 7102 of 10.9.8.11 in network namespace h1 is already used by pricing',
+        },
+      ],
+    );
   });
 
   it('checks that banner and load are functions', () => {

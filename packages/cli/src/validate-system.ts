@@ -8,6 +8,7 @@ import { startOrder } from './start-order.js';
 import type {
   BannerFunction,
   EnvTemplate,
+  InstanceDefinition,
   RestartSettings,
   ServiceDefinition,
   ServiceOverride,
@@ -22,7 +23,11 @@ export interface PlannedInstance {
   /** 0, 1, … */
   readonly index: number;
   readonly port: number;
-  /** `http://127.0.0.1:<port>`. */
+  /** The IPv4 address it binds (`FLOTILLA_HOST`) and is reached at; `127.0.0.1` unless the system file gives `host`. */
+  readonly host: string;
+  /** The Linux network namespace its process runs in; `undefined`: the supervisor's own. */
+  readonly netns: string | undefined;
+  /** `http://<host>:<port>`. */
   readonly url: string;
   /** The variables from the system file, placeholders expanded (the supervisor adds its own). */
   readonly env: Readonly<Record<string, string>>;
@@ -97,7 +102,29 @@ const RESERVED_ENV = [
 ];
 const ALWAYS_SECRETS = ['FLOTILLA_SERVICE_KEY', 'FLOTILLA_ADMIN_TOKEN'];
 const ENTRY_EXTENSION = /\.(?:[cm]?js|[cm]?ts)$/;
+/** The address an instance without `host` binds. */
+export const DEFAULT_HOST = '127.0.0.1';
 const validated = new WeakSet<object>();
+/** Where each planned instance's `host` and `netns` were given, for errors found at start. */
+const placementKeys = new WeakMap<PlannedInstance, PlacementKeys>();
+
+/** The keys of the system file that placed an instance (internal): `services[2].netns`, … */
+export interface PlacementKeys {
+  /** The key its `host` came from, or where to give one (the service's `host`) when it has the default. */
+  readonly host: string;
+  /** The key its `netns` came from (undefined when it has none). */
+  readonly netns: string | undefined;
+}
+
+/** The keys that gave `instance` its host and network namespace (internal; for start-time checks). */
+export function placementKeysOf(instance: PlannedInstance): PlacementKeys {
+  return placementKeys.get(instance) ?? { host: `${instance.service}.host`, netns: undefined };
+}
+
+/** True for an address of the loopback network (127.0.0.0/8), which each network namespace has its own of. */
+export function isLoopback(host: string): boolean {
+  return host.startsWith('127.');
+}
 
 /** True when `value` came from {@link validateSystem} or `loadSystem`. */
 export function isSystem(value: unknown): value is System {
@@ -106,8 +133,10 @@ export function isSystem(value: unknown): value is System {
 
 /**
  * Checks a system definition and every one of its profiles: the shape (zod), then what a schema
- * cannot say — unknown or disabled dependencies, dependency cycles, ports used twice, entries that
- * do not exist, unknown `${…}` placeholders, variables the supervisor owns. Throws a
+ * cannot say — unknown or disabled dependencies, dependency cycles, ports used twice on one host,
+ * entries that do not exist, unknown `${…}` placeholders, variables the supervisor owns, instances
+ * in a network namespace on a loopback address (or depending on a service only reachable there).
+ * Whether the namespaces and addresses exist is checked when the system starts. Throws a
  * {@link SystemDefinitionError} naming every bad key.
  *
  * @example
@@ -292,13 +321,36 @@ function buildPlan(
       problems.add(at('entry'), `file not found: ${entry}`);
 
     const serviceEnv = { ...def.env, ...base.env, ...profile?.env, ...override.env };
-    const ports = s.instances?.map((inst) => inst) ?? (s.port === undefined ? [] : [{ port: s.port }]);
+    const ports: readonly InstanceDefinition[] =
+      s.instances ?? (s.port === undefined ? [] : [{ port: s.port }]);
     const instances = ports.map((inst, index): PlannedInstance => {
-      const values = { dataDir: ctx.dataDir, port: inst.port, name: s.name, instance: index };
+      const own = (key: 'host' | 'netns'): string =>
+        s.instances === undefined || inst[key] === undefined
+          ? at(key)
+          : `${at('instances')}[${index}].${key}`;
+      const host = inst.host ?? s.host ?? DEFAULT_HOST;
+      const netns = inst.netns ?? s.netns;
+      const values = { dataDir: ctx.dataDir, port: inst.port, name: s.name, instance: index, host };
       const env: Record<string, string> = {};
       for (const [key, value] of Object.entries({ ...serviceEnv, ...inst.env }))
         env[key] = expandTemplate(String(value), values);
-      return { service: s.name, index, port: inst.port, url: `http://127.0.0.1:${inst.port}`, env };
+      const planned: PlannedInstance = {
+        service: s.name,
+        index,
+        port: inst.port,
+        host,
+        netns,
+        url: `http://${host}:${inst.port}`,
+        env,
+      };
+      const keys = { host: own('host'), netns: netns === undefined ? undefined : own('netns') };
+      placementKeys.set(planned, keys);
+      if (netns !== undefined && isLoopback(host))
+        problems.add(
+          inst.host === undefined && s.host === undefined ? (keys.netns as string) : keys.host,
+          `${label(s.name, index, ports.length)} runs in network namespace "${netns}" but on ${host}: a loopback address there is the namespace's own, which the supervisor cannot reach; give it a host address of the namespace${where}`,
+        );
+      return planned;
     });
     services.push({
       name: s.name,
@@ -310,6 +362,7 @@ function buildPlan(
     });
   });
 
+  const byName = new Map(services.map((s) => [s.name, s]));
   for (const s of services) {
     s.dependsOn.forEach((dep, k) => {
       if (!def.services.some((d) => d.name === dep))
@@ -318,6 +371,16 @@ function buildPlan(
           `unknown service "${dep}" (services: ${def.services.map((d) => d.name).join(', ')})`,
         );
       else if (!enabled.has(dep)) problems.add(`${s.at('dependsOn')}[${k}]`, `"${dep}" is disabled${where}`);
+      else {
+        // A process in a namespace reaches the loopback of its own namespace, never another's.
+        const caller = s.instances.find((i) => i.netns !== undefined);
+        const callee = byName.get(dep)?.instances.find((i) => isLoopback(i.host));
+        if (caller !== undefined && callee !== undefined)
+          problems.add(
+            `${s.at('dependsOn')}[${k}]`,
+            `${label(s.name, caller.index, s.instances.length)} runs in network namespace "${caller.netns}" and cannot reach "${dep}" on ${callee.host}, the loopback of another namespace; give ${dep} a host address the namespace reaches${where}`,
+          );
+      }
     });
   }
   const ordered = startOrder(services);
@@ -329,25 +392,34 @@ function buildPlan(
     );
   }
 
-  const portOwners = new Map<number, string>();
-  if (ctx.controlPort !== 0) portOwners.set(ctx.controlPort, 'the control API (controlPort)');
+  // A port is taken per address and network namespace: two hosts may use the same one.
+  const portOwners = new Map<string, string>();
+  const socket = (netns: string | undefined, host: string, port: number): string =>
+    `${netns ?? ''}\0${host}\0${port}`;
+  if (ctx.controlPort !== 0)
+    portOwners.set(socket(undefined, DEFAULT_HOST, ctx.controlPort), 'the control API (controlPort)');
   for (const s of services) {
     for (const inst of s.instances) {
-      const owner = portOwners.get(inst.port);
-      const label = s.instances.length > 1 ? `${s.name}[${inst.index}]` : s.name;
+      const key = socket(inst.netns, inst.host, inst.port);
+      const owner = portOwners.get(key);
       if (owner !== undefined)
         problems.add(
           s.instances.length > 1 ? `${s.at('instances')}[${inst.index}].port` : s.at('port'),
-          `port ${inst.port} is already used by ${owner}${where}`,
+          `port ${inst.port}${inst.host === DEFAULT_HOST && inst.netns === undefined ? '' : ` of ${inst.host}${inst.netns === undefined ? '' : ` in network namespace ${inst.netns}`}`} is already used by ${owner}${where}`,
         );
-      else portOwners.set(inst.port, label);
+      else portOwners.set(key, label(s.name, inst.index, s.instances.length));
     }
   }
 
   if (problems.size > before || ordered.kind === 'cycle') return undefined;
-  const byName = new Map(services.map(({ at: _at, ...s }) => [s.name, s]));
+  const planned = new Map(services.map(({ at: _at, ...s }) => [s.name, s]));
   return {
     profile: profileName,
-    services: ordered.order.map((name) => byName.get(name)!),
+    services: ordered.order.map((name) => planned.get(name)!),
   };
+}
+
+/** `order`, or `order[1]` for a service with several instances. */
+function label(service: string, index: number, count: number): string {
+  return count > 1 ? `${service}[${index}]` : service;
 }

@@ -98,7 +98,7 @@ describe('flotilla chaos on the shop (distributed)', { skip, timeout: 400_000 },
     const report = await runChaos(await shopSystem(), shopChaos, {
       onPhase: (phase) => phases.push(`${phase} +${((Date.now() - t0) / 1000).toFixed(1)}s`),
       profile: 'distributed',
-      durationMs: 30_000,
+      durationMs: 60_000,
       quiesceMs: 60_000,
       seed: 1,
       concurrency: 4,

@@ -95,6 +95,8 @@ Faults (comma-separated; see docs/chaos.md):
                                          \`for\`, then start it on the same port and store
   pg-kill:<target>@every=10s             terminate every connection to the target's PostgreSQL
                                          database (pg_terminate_backend)
+  partition:<netns>@every=20s,for=3s     cut a network namespace the instances run in (netns)
+                                         off the network for \`for\`, then reconnect it
   target: random, a service name, or service[N]; jitter=<duration> (default every/2)
   Network faults act through a proxy in front of every instance (the topology the services
   read lists the proxies); without every they hold for the whole run, with every for \`for\`.
