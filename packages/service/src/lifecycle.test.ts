@@ -71,16 +71,22 @@ async function freePort(): Promise<number> {
 
 describe('service lifecycle (real process)', () => {
   it('drains on SIGTERM: readiness turns 503 first, in-flight requests finish, resources close in reverse, exit 0', async (t) => {
-    const child = start({ FLOTILLA_SHUTDOWN_DELAY_MS: '300', SLOW_MS: '600' });
+    // Generous delays: on a loaded machine the signal may take a while to be handled.
+    const child = start({ FLOTILLA_SHUTDOWN_DELAY_MS: '2000', SLOW_MS: '3000' });
     t.after(() => child.proc.kill('SIGKILL'));
     const { ready } = (await child.waitFor((l) => typeof l.ready === 'string')) as { ready: string };
     assert.equal((await fetch(`${ready}/health/ready`)).status, 200);
 
     const inFlight = fetch(`${ready}/slow`);
-    await new Promise((r) => setTimeout(r, 100)); // let the request reach the handler
+    await child.waitFor((l) => l.handling === 'slow'); // the request is in the handler
     child.proc.kill('SIGTERM');
-    await new Promise((r) => setTimeout(r, 100));
-    const readiness = await fetch(`${ready}/health/ready`);
+    // Readiness turns 503 as soon as the signal is handled, while connections are still accepted.
+    let readiness = await fetch(`${ready}/health/ready`);
+    for (let i = 0; i < 100 && readiness.status === 200; i++) {
+      await readiness.body?.cancel();
+      await new Promise((r) => setTimeout(r, 10));
+      readiness = await fetch(`${ready}/health/ready`);
+    }
     assert.equal(readiness.status, 503);
     assert.equal(((await readiness.json()) as { status: string }).status, 'draining');
 
