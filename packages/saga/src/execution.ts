@@ -8,6 +8,7 @@ import {
   awaitStartCommitted,
   type Checkpoint,
   type InstanceRow,
+  releaseLease,
   type SagaDb,
   writeCheckpoint,
 } from './saga-store.js';
@@ -19,6 +20,24 @@ type Phase = 'action' | 'compensation';
 
 /** Thrown inside a transaction to roll it back when the start of a saga turned out not to be committed. */
 class NotCommitted extends Error {}
+
+/**
+ * A transaction's COMMIT failed with its connection (a terminated backend, a failover): it may or
+ * may not have committed, so only the database knows the instance's state now.
+ */
+class CommitOutcomeUnknown extends Error {}
+
+/** The part of an execution a checkpoint changes (restored when its transaction fails). */
+interface Snapshot {
+  readonly state: SagaState;
+  readonly direction: SagaDirection;
+  readonly stepIndex: number;
+  readonly attempt: number;
+  readonly reply: string | null;
+  readonly lastError: string | null;
+  readonly leaseUntil: number;
+  readonly log: LoggedAttempt[];
+}
 
 /**
  * Runs one leased saga instance until it finishes, parks, waits for a retry, or loses its lease
@@ -76,6 +95,10 @@ export class Execution {
       }
     } catch (err) {
       if (err instanceof NotCommitted) return;
+      if (err instanceof CommitOutcomeUnknown) {
+        await this.handOver(err);
+        return;
+      }
       if (isSagaLeaseLostError(err)) {
         this.engine.emit({ type: 'lease-lost', sagaId: this.id, saga: this.def.name });
         this.engine.o.logger.warn(
@@ -184,7 +207,8 @@ export class Execution {
       });
     } catch (err) {
       for (const span of spans) endSpan(span, err);
-      if (err instanceof NotCommitted || isSagaLeaseLostError(err)) throw err;
+      if (err instanceof NotCommitted || err instanceof CommitOutcomeUnknown || isSagaLeaseLostError(err))
+        throw err;
       const failing = failedAt ?? (batch[0] as StepDefinition);
       if (batch.length > 1) {
         // Nothing of the batch committed: run the steps before the failing one, then it alone.
@@ -482,7 +506,8 @@ export class Execution {
       });
     } catch (err) {
       endSpan(span, err);
-      if (err instanceof NotCommitted || isSagaLeaseLostError(err)) throw err;
+      if (err instanceof NotCommitted || err instanceof CommitOutcomeUnknown || isSagaLeaseLostError(err))
+        throw err;
       return this.failed(step, 'compensation', attempt, err, t0, false);
     }
     endSpan(span);
@@ -534,16 +559,71 @@ export class Execution {
    */
   private async transaction(fn: (tx: SagaDb) => Promise<void>): Promise<void> {
     const gate = this.unconfirmed && this.engine.dialect === 'postgres';
-    await this.engine.store.transaction(async (tx) => {
-      const db = tx as unknown as SagaDb;
-      if (gate) {
-        const found = await awaitStartCommitted(db, this.row);
-        if (found === 'absent') throw new NotCommitted();
-        if (found === 'lost') throw new SagaLeaseLostError(this.id, this.row.epoch);
-      }
-      await fn(db);
-    });
+    const before = this.snapshot();
+    let committing = false;
+    try {
+      await this.engine.store.transaction(async (tx) => {
+        const db = tx as unknown as SagaDb;
+        if (gate) {
+          const found = await awaitStartCommitted(db, this.row);
+          if (found === 'absent') throw new NotCommitted();
+          if (found === 'lost') throw new SagaLeaseLostError(this.id, this.row.epoch);
+        }
+        await fn(db);
+        committing = true;
+      });
+    } catch (err) {
+      // The checkpoint `fn` wrote is not known to be committed: the instance in memory goes back
+      // to the last one that is, so that a failure handled next (a retry) starts from there.
+      this.restore(before);
+      if (committing && this.engine.dialect === 'postgres' && !definitelyRolledBack(err))
+        throw new CommitOutcomeUnknown(
+          `the commit of saga ${this.id}'s checkpoint failed: ${messageOf(err)}`,
+          {
+            cause: err,
+          },
+        );
+      throw err;
+    }
     this.unconfirmed = false;
+  }
+
+  /**
+   * After a commit of unknown outcome: gives the lease up (fenced, so it is a no-op when the
+   * commit released it already), so that a claim resumes the instance from what the database
+   * holds, at once instead of when the lease would have run out.
+   */
+  private async handOver(err: CommitOutcomeUnknown): Promise<void> {
+    const e = this.engine;
+    e.o.logger.warn(
+      { err, sagaId: this.id, saga: this.def.name, epoch: this.row.epoch },
+      'saga checkpoint commit outcome unknown; resuming from the database',
+    );
+    try {
+      await releaseLease(e.store.db as unknown as SagaDb, this.id, this.row.epoch, e.owner);
+      e.wakeAt(e.o.now());
+    } catch (releaseErr) {
+      e.o.logger.error(
+        { err: releaseErr, sagaId: this.id, saga: this.def.name },
+        'saga lease not released; the instance resumes when it expires',
+      );
+    }
+  }
+
+  private snapshot(): Snapshot {
+    const { state, direction, stepIndex, attempt, reply, lastError, leaseUntil, log } = this;
+    return { state, direction, stepIndex, attempt, reply, lastError, leaseUntil, log };
+  }
+
+  private restore(s: Snapshot): void {
+    this.state = s.state;
+    this.direction = s.direction;
+    this.stepIndex = s.stepIndex;
+    this.attempt = s.attempt;
+    this.reply = s.reply;
+    this.lastError = s.lastError;
+    this.leaseUntil = s.leaseUntil;
+    this.log = s.log;
   }
 
   /** Writes a checkpoint from the in-memory instance with `changes`, fenced on this lease, and adopts it. */
@@ -683,6 +763,18 @@ export class Execution {
         );
     });
   }
+}
+
+/**
+ * Whether a failed COMMIT certainly did not commit: PostgreSQL answered it with an error of its
+ * own (a serialization failure, a deferred constraint). A dropped connection (no SQLSTATE, a
+ * socket error, class 08, or a terminated or shut-down backend, 57P01-57P03) may have come after
+ * the commit.
+ */
+function definitelyRolledBack(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  if (typeof code !== 'string' || !/^(?:[0-5][0-9A-Z]|F0|HV|P0|XX)[0-9A-Z]{3}$/.test(code)) return false;
+  return !code.startsWith('08') && !/^57P0[1-3]$/.test(code);
 }
 
 function merge(ctx: Record<string, unknown>, out: unknown): Record<string, unknown> {

@@ -128,6 +128,15 @@ export async function renewLease(
   if (Number(result.numAffectedRows ?? 0) !== 1) throw new SagaLeaseLostError(id, epoch);
 }
 
+/**
+ * Gives up the lease `epoch` of `owner` if it still holds it, leaving the rest of the row as it is
+ * (fenced; a no-op otherwise).
+ */
+export async function releaseLease(db: SagaDb, id: string, epoch: number, owner: string): Promise<void> {
+  await sql`update flotilla_saga_instances set lease_owner = null, lease_until = 0
+    where id = ${id} and epoch = ${epoch} and lease_owner = ${owner}`.execute(db);
+}
+
 /** Releases the leases a previous incarnation of this runner instance left (it is dead: same instance id). */
 export async function releaseOwnLeases(db: SagaDb, owner: string): Promise<number> {
   const result = await sql`update flotilla_saga_instances set lease_owner = null, lease_until = 0

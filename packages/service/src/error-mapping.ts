@@ -35,8 +35,9 @@ const LOST_CONNECTION_CODES = new Set([
 
 /**
  * Whether `err` says the database connection was lost or is momentarily unusable (a terminated
- * backend, a failover, a busy SQLite file): nothing was committed, and the same request may be
- * sent again.
+ * backend, a failover, a busy SQLite file). Lost during COMMIT, the transaction may have
+ * committed: the request may be sent again with the same Idempotency-Key, which answers the first
+ * outcome if it did.
  */
 export function isTransientDatabaseError(err: unknown): boolean {
   const e = err as { code?: unknown; message?: unknown } | null;
