@@ -1,7 +1,7 @@
 import type { ConsoleHost, ConsoleLoad, HostFaults, HostLoad } from '@flotilla/console';
 import { isControlCommandError } from './errors.js';
 import type { ProxyMesh } from './proxy-mesh.js';
-import { runLoad } from './run-load.js';
+import { type LoadProgress, runLoad } from './run-load.js';
 import type { Supervisor } from './supervisor.js';
 import type { System, SystemPlan } from './validate-system.js';
 
@@ -86,6 +86,8 @@ function loadRunner(system: System, gatewayUrl: string, secrets: Readonly<Record
     failed: 0,
     outcomes: {},
   };
+  /** The running load's latest progress (a live view of its counts). */
+  let progress: LoadProgress | undefined;
   let current: { controller: AbortController; done: Promise<unknown> } | undefined;
   const stop = async (): Promise<void> => {
     const run = current;
@@ -101,6 +103,7 @@ function loadRunner(system: System, gatewayUrl: string, secrets: Readonly<Record
       const controller = new AbortController();
       previous?.controller.abort();
       state = { running: true, concurrency, startedAt: Date.now(), completed: 0, failed: 0, outcomes: {} };
+      progress = undefined;
       const done = Promise.resolve(previous?.done)
         .then(() =>
           runLoad(scenario, {
@@ -110,8 +113,7 @@ function loadRunner(system: System, gatewayUrl: string, secrets: Readonly<Record
             secrets,
             signal: controller.signal,
             onProgress: (p) => {
-              if (current?.controller === controller)
-                state = { ...state, completed: p.done, failed: p.failed, outcomes: { ...p.outcomes } };
+              if (current?.controller === controller) progress = p;
             },
           }),
         )
@@ -125,6 +127,10 @@ function loadRunner(system: System, gatewayUrl: string, secrets: Readonly<Record
       current = { controller, done };
     },
     stop,
-    status: () => state,
+    // Copied when asked (about once a second), not after every iteration.
+    status: () =>
+      progress === undefined
+        ? state
+        : { ...state, completed: progress.done, failed: progress.failed, outcomes: { ...progress.outcomes } },
   };
 }

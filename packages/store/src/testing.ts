@@ -104,9 +104,21 @@ export async function requirePg(t?: SkippableTest, url: string = testPgUrl()): P
   return { url, skip: reason };
 }
 
-function isCi(): boolean {
+/** Whether the tests run under CI (`CI` set to anything but empty, `0` or `false`): CI never passes by skipping. */
+export function isCi(): boolean {
   const ci = process.env.CI;
   return ci !== undefined && ci !== '' && ci !== '0' && ci.toLowerCase() !== 'false';
+}
+
+/**
+ * What a suite whose requirement is missing passes as `skip`: `false` when `reason` is undefined;
+ * else the reason, warned loudly — or, under CI, an error, since CI must run the suite.
+ */
+export function skipUnlessCi(reason: string | undefined): string | false {
+  if (reason === undefined) return false;
+  if (isCi()) throw new Error(`${reason}; CI is set, so it fails instead of skipping`);
+  console.warn(reason);
+  return reason;
 }
 
 /** Options of {@link createTestDatabase}. */

@@ -3,51 +3,18 @@
 // invariant; one with a deliberately broken payment service (FLOTILLA_TEST_BREAK_PAYMENT_DEDUP=1:
 // it forgets Idempotency-Keys) must fail with the duplicate payment as counter-example.
 import assert from 'node:assert/strict';
-import { dirname, resolve } from 'node:path';
 import { describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
-import { type ChaosReport, formatChaosSummary, loadSystem, parseFaultSchedule, runChaos } from 'flotilla';
+import { type ChaosReport, formatChaosSummary, parseFaultSchedule, runChaos } from 'flotilla';
+import { loadShopFromSource } from '../e2e/shop-harness.js';
 import { shopChaos } from './shop-chaos.js';
-
-const SYSTEM_FILE = resolve(dirname(fileURLToPath(import.meta.url)), '../../flotilla.system.ts');
-
-/**
- * The services' environment: from source, quieter logs, the test runner's marker removed, and
- * compensations retried within 2 s rather than backing off to a minute, so the shop settles
- * quickly once the faults end. Faster retries use up the default 10 attempts before a saga is
- * declared stuck within seconds of an inventory outage (a restart plus an open breaker), so the
- * limit is raised with them: the same patience, in attempts of the shorter backoff.
- */
-function serviceEnv(extra: Record<string, string>): Record<string, string | undefined> {
-  const env: Record<string, string | undefined> = {
-    ...process.env,
-    FLOTILLA_SHOP_FROM_SOURCE: '1',
-    FLOTILLA_LOG_LEVEL: 'warn',
-    ORDER_COMPENSATION_MAX_DELAY_MS: '2000',
-    ORDER_SAGA_STUCK_AFTER_ATTEMPTS: '60',
-    ...extra,
-  };
-  delete env.NODE_TEST_CONTEXT;
-  return env;
-}
-
-async function shopSystem(): Promise<Awaited<ReturnType<typeof loadSystem>>> {
-  const previous = process.env.FLOTILLA_SHOP_FROM_SOURCE;
-  process.env.FLOTILLA_SHOP_FROM_SOURCE = '1';
-  try {
-    return await loadSystem(SYSTEM_FILE);
-  } finally {
-    if (previous === undefined) delete process.env.FLOTILLA_SHOP_FROM_SOURCE;
-    else process.env.FLOTILLA_SHOP_FROM_SOURCE = previous;
-  }
-}
+import { chaosServiceEnv } from './test-setup.js';
 
 const applied = (report: ChaosReport, action: string): number =>
   report.nemesis.filter((r) => r.action === action && r.outcome === 'applied' && r.fault !== 'heal').length;
 
 describe('flotilla chaos on the shop (embedded)', { timeout: 400_000 }, () => {
   it('holds every invariant while services are killed and frozen for a minute', async () => {
-    const system = await shopSystem();
+    const system = await loadShopFromSource();
     const output: string[] = [];
     const report = await runChaos(system, shopChaos, {
       durationMs: 60_000,
@@ -56,7 +23,7 @@ describe('flotilla chaos on the shop (embedded)', { timeout: 400_000 }, () => {
       concurrency: 4,
       faults: parseFaultSchedule('kill:random@every=5s,freeze:random@every=7s,for=2s'),
       freePorts: true,
-      env: serviceEnv({}),
+      env: chaosServiceEnv({}),
       write: (chunk) => output.push(chunk),
     });
     const summary = formatChaosSummary(report, false);
@@ -74,7 +41,7 @@ describe('flotilla chaos on the shop (embedded)', { timeout: 400_000 }, () => {
   });
 
   it('reports the duplicate payment of a payment service that forgets Idempotency-Keys', async () => {
-    const system = await shopSystem();
+    const system = await loadShopFromSource();
     // Payment is frozen longer than the order service's 5 s call timeout while charges are in
     // flight (300 ms each): the timed-out charge still commits on thaw, and the saga, retrying
     // often enough to outlast the freeze, charges again with the same key — which the broken
@@ -88,7 +55,7 @@ describe('flotilla chaos on the shop (embedded)', { timeout: 400_000 }, () => {
       concurrency: 4,
       faults: parseFaultSchedule('freeze:payment@every=4s,jitter=1s,for=6s'),
       freePorts: true,
-      env: serviceEnv({
+      env: chaosServiceEnv({
         FLOTILLA_TEST_BREAK_PAYMENT_DEDUP: '1',
         PAYMENT_LATENCY_MS: '300',
         ORDER_PAYMENT_RETRY_ATTEMPTS: '30',

@@ -6,15 +6,14 @@
 // without PostgreSQL or the nats-server program — except under CI, where that fails.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { dirname, resolve } from 'node:path';
 import { describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
-import { requirePg, testPgUrl } from '@flotilla/store/testing';
-import { type ChaosReport, formatChaosSummary, loadSystem, parseFaultSchedule, runChaos } from 'flotilla';
+import { requirePg, skipUnlessCi, testPgUrl } from '@flotilla/store/testing';
+import { type ChaosReport, formatChaosSummary, parseFaultSchedule, runChaos } from 'flotilla';
 import pg from 'pg';
+import { loadShopFromSource } from '../e2e/shop-harness.js';
 import { shopChaos } from './shop-chaos.js';
+import { chaosServiceEnv } from './test-setup.js';
 
-const SYSTEM_FILE = resolve(dirname(fileURLToPath(import.meta.url)), '../../flotilla.system.ts');
 /** The nats-server program: `FLOTILLA_TEST_NATS_SERVER`, else `nats-server` on PATH. */
 const NATS_SERVER = process.env.FLOTILLA_TEST_NATS_SERVER || 'nats-server';
 
@@ -26,50 +25,18 @@ async function unavailable(): Promise<string | false> {
       ? false
       : `${NATS_SERVER} not found or not runnable (install nats-server, or set FLOTILLA_TEST_NATS_SERVER)`;
   const reasons = [pgSkip, natsSkip].filter((r): r is string => r !== false);
-  if (reasons.length === 0) return false;
-  const reason = `distributed chaos test skipped: ${reasons.join('; ')}`;
-  const ci = process.env.CI;
-  if (ci !== undefined && ci !== '' && ci !== '0' && ci.toLowerCase() !== 'false')
-    throw new Error(`${reason}; CI is set, so it fails instead of skipping`);
-  console.warn(reason);
-  return reason;
+  return skipUnlessCi(
+    reasons.length === 0 ? undefined : `distributed chaos test skipped: ${reasons.join('; ')}`,
+  );
 }
 
 const skip = await unavailable();
 
-/** As in chaos.test.ts: from source, quieter logs, compensations retried within 2 s. */
-function serviceEnv(): Record<string, string | undefined> {
-  const env: Record<string, string | undefined> = {
-    ...process.env,
-    FLOTILLA_SHOP_FROM_SOURCE: '1',
-    FLOTILLA_LOG_LEVEL: 'warn',
-    ORDER_COMPENSATION_MAX_DELAY_MS: '2000',
-    ORDER_SAGA_STUCK_AFTER_ATTEMPTS: '60',
-  };
-  delete env.NODE_TEST_CONTEXT;
-  return env;
-}
-
-/**
- * The shop's system file, loaded with its services run from source and its PostgreSQL base URL
- * the test server's (the file reads both when it is imported).
- */
-async function shopSystem(): Promise<Awaited<ReturnType<typeof loadSystem>>> {
+/** The shop's system file, its PostgreSQL base URL the test server's. */
+async function shopSystem(): ReturnType<typeof loadShopFromSource> {
   const server = new URL(testPgUrl());
   server.pathname = '';
-  const settings: Record<string, string> = {
-    FLOTILLA_SHOP_FROM_SOURCE: '1',
-    FLOTILLA_PG_URL: server.toString().replace(/\/$/, ''),
-  };
-  const previous = Object.fromEntries(Object.keys(settings).map((k) => [k, process.env[k]]));
-  Object.assign(process.env, settings);
-  try {
-    return await loadSystem(SYSTEM_FILE);
-  } finally {
-    for (const [k, v] of Object.entries(previous))
-      if (v === undefined) delete process.env[k];
-      else process.env[k] = v;
-  }
+  return loadShopFromSource({ FLOTILLA_PG_URL: server.toString().replace(/\/$/, '') });
 }
 
 const applied = (report: ChaosReport, action: string): readonly ChaosReport['nemesis'][number][] =>
@@ -109,7 +76,7 @@ describe('flotilla chaos on the shop (distributed)', { skip, timeout: 400_000 },
       ),
       freePorts: true,
       natsServer: { binary: NATS_SERVER },
-      env: serviceEnv(),
+      env: chaosServiceEnv(),
       write: (chunk) => output.push(chunk),
     });
     const summary = formatChaosSummary(report, false);

@@ -9,15 +9,13 @@
 // the supervisor saw h2's instances unready. Needs root on Linux and the ip program: skipped
 // loudly otherwise, failed under CI.
 import assert from 'node:assert/strict';
-import { dirname, resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
+import { skipUnlessCi } from '@flotilla/store/testing';
 import {
   type ChaosDefinition,
   type ChaosReport,
   createNamespaceHosts,
   formatChaosSummary,
-  loadSystem,
   type NamespaceHosts,
   namespaceSupport,
   type Placement,
@@ -26,49 +24,19 @@ import {
   type SupervisorEvent,
   validateSystem,
 } from 'flotilla';
+import { loadShopFromSource } from '../e2e/shop-harness.js';
 import { checkShop } from './checker.js';
 import { shopChaos } from './shop-chaos.js';
 import { readShopState, type ShopState } from './shop-state.js';
+import { chaosServiceEnv } from './test-setup.js';
 import type { ShopChaosHistory } from './workload.js';
-
-const SYSTEM_FILE = resolve(dirname(fileURLToPath(import.meta.url)), '../../flotilla.system.ts');
 
 async function unsupported(): Promise<string | false> {
   const why = await namespaceSupport();
-  if (why === undefined) return false;
-  const reason = `network namespace chaos test skipped: ${why}`;
-  const ci = process.env.CI;
-  if (ci !== undefined && ci !== '' && ci !== '0' && ci.toLowerCase() !== 'false')
-    throw new Error(`${reason}; CI is set, so it fails instead of skipping`);
-  console.warn(reason);
-  return reason;
+  return skipUnlessCi(why === undefined ? undefined : `network namespace chaos test skipped: ${why}`);
 }
 
 const skip = await unsupported();
-
-/** As in chaos.test.ts: from source, quieter logs, compensations retried within 2 s. */
-function serviceEnv(): Record<string, string | undefined> {
-  const env: Record<string, string | undefined> = {
-    ...process.env,
-    FLOTILLA_SHOP_FROM_SOURCE: '1',
-    FLOTILLA_LOG_LEVEL: 'warn',
-    ORDER_COMPENSATION_MAX_DELAY_MS: '2000',
-    ORDER_SAGA_STUCK_AFTER_ATTEMPTS: '60',
-  };
-  delete env.NODE_TEST_CONTEXT;
-  return env;
-}
-
-async function shopSystem(): Promise<Awaited<ReturnType<typeof loadSystem>>> {
-  const previous = process.env.FLOTILLA_SHOP_FROM_SOURCE;
-  process.env.FLOTILLA_SHOP_FROM_SOURCE = '1';
-  try {
-    return await loadSystem(SYSTEM_FILE);
-  } finally {
-    if (previous === undefined) delete process.env.FLOTILLA_SHOP_FROM_SOURCE;
-    else process.env.FLOTILLA_SHOP_FROM_SOURCE = previous;
-  }
-}
 
 const applied = (report: ChaosReport, action: string): readonly ChaosReport['nemesis'][number][] =>
   report.nemesis.filter((r) => r.action === action && r.outcome === 'applied');
@@ -99,7 +67,7 @@ describe('flotilla chaos on the shop across three hosts (network namespaces)', {
       notification: on(h3),
       legacy: { host: lab.gateway },
     };
-    const shop = await shopSystem();
+    const shop = await loadShopFromSource();
     const system = validateSystem(
       {
         ...shop.definition,
@@ -130,7 +98,7 @@ describe('flotilla chaos on the shop across three hosts (network namespaces)', {
       concurrency: 4,
       faults: parseFaultSchedule(`partition:${h2.netns}@every=5s,jitter=1s,for=5s`),
       freePorts: true,
-      env: serviceEnv(),
+      env: chaosServiceEnv(),
       write: (chunk) => output.push(chunk),
       onEvent: (event) => events.push(event),
     });

@@ -235,7 +235,7 @@ export async function until<T>(
 /** Starts the shop in `mode`; see the file's header. Close it in `after`. */
 export async function startShop(options: StartShopOptions): Promise<Shop> {
   const { mode } = options;
-  const system = await loadShopSystem();
+  const system = await loadShopFromSource();
   const tmp = mkdtempSync(join(tmpdir(), `flotilla-shop-e2e-${mode}-`));
   const log = outputTail();
   const cleanups: (() => Promise<void>)[] = [async () => rmSync(tmp, { recursive: true, force: true })];
@@ -401,14 +401,22 @@ export async function startShop(options: StartShopOptions): Promise<Shop> {
  * Loads apps/shop/flotilla.system.ts with FLOTILLA_SHOP_FROM_SOURCE=1 in the environment: the
  * system file chooses its entries (src/ or dist/) when it is imported.
  */
-async function loadShopSystem(): Promise<Awaited<ReturnType<typeof loadSystem>>> {
-  const previous = process.env.FLOTILLA_SHOP_FROM_SOURCE;
-  process.env.FLOTILLA_SHOP_FROM_SOURCE = '1';
+/**
+ * The shop's system file, loaded with `FLOTILLA_SHOP_FROM_SOURCE=1` and `extra` set while it is
+ * imported (the file reads them then), the environment restored afterwards.
+ */
+export async function loadShopFromSource(
+  extra: Readonly<Record<string, string>> = {},
+): Promise<Awaited<ReturnType<typeof loadSystem>>> {
+  const settings: Record<string, string> = { FLOTILLA_SHOP_FROM_SOURCE: '1', ...extra };
+  const previous = Object.fromEntries(Object.keys(settings).map((k) => [k, process.env[k]]));
+  Object.assign(process.env, settings);
   try {
     return await loadSystem(SYSTEM_FILE);
   } finally {
-    if (previous === undefined) delete process.env.FLOTILLA_SHOP_FROM_SOURCE;
-    else process.env.FLOTILLA_SHOP_FROM_SOURCE = previous;
+    for (const [k, v] of Object.entries(previous))
+      if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
   }
 }
 

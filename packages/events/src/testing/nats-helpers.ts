@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { isCi } from '@flotilla/store/testing';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 
@@ -43,8 +44,7 @@ export async function requireNats(url: string = testNatsUrl()): Promise<string |
     probes.set(url, probe);
   }
   const reason = await probe;
-  const ci = process.env.CI;
-  if (reason !== undefined && ci !== undefined && ci !== '' && ci !== '0' && ci.toLowerCase() !== 'false')
+  if (reason !== undefined && isCi())
     throw new Error(`${reason}; CI is set, so tests that need NATS fail instead of skipping`);
   return reason;
 }
