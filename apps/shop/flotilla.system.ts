@@ -1,7 +1,8 @@
 // The shop as a system for `flotilla up` (what `npm start` runs): every service its own process
 // on a fixed port of 127.0.0.1, each with its own SQLite database in .flotilla/data and the
 // embedded event log beside them. `--profile distributed` puts each service on its own
-// PostgreSQL database and the events on NATS JetStream, with two instances of order and inventory.
+// PostgreSQL database and the events on NATS JetStream, with two instances of gateway, order,
+// inventory and payment, and the gateways' rate limits in Redis.
 //
 // Services run from dist/ once the shop is built (`npm start` builds first); with
 // FLOTILLA_SHOP_FROM_SOURCE=1, or before any build, they run from src/ through tsx.
@@ -20,6 +21,8 @@ const entry = (path: string): string => (fromSource ? `src/${path}.ts` : `dist/$
 /** PostgreSQL base URL of the distributed profile (one database per service is created on it). */
 const pg = process.env.FLOTILLA_PG_URL ?? 'postgres://postgres@127.0.0.1:5432';
 const nats = process.env.FLOTILLA_NATS_URL ?? 'nats://127.0.0.1:4222';
+/** Redis that the distributed profile's gateways share their rate limits in. */
+const redis = process.env.FLOTILLA_REDIS_URL ?? 'redis://127.0.0.1:6379';
 const database = (service: string) => ({
   [`FLOTILLA_DATABASE_URL_${service.toUpperCase()}`]: `${pg}/flotilla_shop_${service}`,
 });
@@ -65,17 +68,25 @@ const system: SystemDefinition = {
         legacy: { env: database('legacy') },
         catalog: { env: database('catalog') },
         inventory: { instances: [{ port: 7103 }, { port: 7113 }], env: database('inventory') },
-        payment: { env: database('payment') },
+        payment: { instances: [{ port: 7104 }, { port: 7114 }], env: database('payment') },
         order: { instances: [{ port: 7102 }, { port: 7112 }], env: database('order') },
         shipping: { env: database('shipping') },
         notification: { env: database('notification') },
+        // A client (or a load balancer in front) may use either gateway: a consumer's rate
+        // limit is one bucket in Redis, whichever instance the request reaches.
+        gateway: {
+          instances: [{ port: 8080 }, { port: 8090 }],
+          env: { FLOTILLA_RATE_LIMIT_REDIS: redis, FLOTILLA_RATE_LIMIT_PREFIX: 'flotilla:shop:rl:' },
+        },
       },
     },
   },
   banner: ({ urls, secrets, consoleUrl }) => {
     const gateway = urls.gateway?.[0] ?? 'http://127.0.0.1:8080';
+    const others = (urls.gateway ?? []).slice(1);
     return [
       `shop:      ${gateway}  (try: curl ${gateway}/api/v2/products?limit=3)`,
+      ...(others.length === 0 ? [] : [`           also ${others.join(', ')} (more gateway instances)`]),
       `log in:    curl -X POST ${gateway}/api/login -H 'content-type: application/json' -d '{"email":"ada@example.com","password":"analytical-engine"}'`,
       `customers: ${demoCustomers.map((c) => `${c.email} / ${c.password}`).join(', ')}`,
       `admin:     Bearer ${secrets.FLOTILLA_ADMIN_TOKEN}  (gateway /__admin, control API)`,

@@ -12,6 +12,7 @@ import {
   seededRandom,
 } from './chaos-schedule.js';
 import { freePortCopy } from './free-port-copy.js';
+import { mapEnvValues } from './infra-env.js';
 import { ChaosInfraError } from './infra-errors.js';
 import {
   type NatsServerOptions,
@@ -58,7 +59,8 @@ export interface RunChaosOptions {
    * Run a copy of the system on free ports with a temporary data directory (removed afterwards),
    * instead of on the system file's ports and data. Every PostgreSQL database the services name
    * (`postgres://…/<db>` in their environment) is replaced by one of the run's own,
-   * `<db>_chaos_<id>`, created before the start and dropped afterwards.
+   * `<db>_chaos_<id>`, created before the start and dropped afterwards, and every
+   * `FLOTILLA_RATE_LIMIT_PREFIX` (the gateways' Redis keys) gets `chaos_<id>:` appended.
    * @default false
    */
   readonly freePorts?: boolean;
@@ -195,7 +197,10 @@ export async function runChaos<H>(
     if (tmp !== undefined) {
       const tag = `chaos_${Date.now().toString(36)}${randomBytes(2).toString('hex')}`;
       const copy = isolateDatabases(target, tag, options.profile);
-      target = copy.system;
+      // Rate-limit buckets in a shared Redis: the run's own keys, not those of a running copy.
+      target = mapEnvValues(copy.system, (value, name) =>
+        name === 'FLOTILLA_RATE_LIMIT_PREFIX' ? `${value}${tag}:` : value,
+      );
       isolated = copy.databases;
       await createDatabases(isolated);
     }

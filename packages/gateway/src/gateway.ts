@@ -81,7 +81,11 @@ export interface GatewayOptions {
   trustProxy?: boolean;
   /** Largest request head (request line and headers), in bytes; larger ones get a 431. @default 16384 */
   maxHeaderBytes?: number;
-  /** Prefix of the Redis keys of rate limits (`rateLimit.store.redis`). @default 'flotilla:gateway:rl:' */
+  /**
+   * Prefix of the Redis keys of rate limits (`rateLimit.store.redis`): gateways with the same
+   * prefix share buckets, so systems sharing one Redis use one prefix each.
+   * @default process.env.FLOTILLA_RATE_LIMIT_PREFIX ?? 'flotilla:gateway:rl:'
+   */
   redisKeyPrefix?: string;
   /** Source of time for breakers, buckets and timeouts; tests pass a `manualClock()`. @default systemClock */
   clock?: Clock;
@@ -184,7 +188,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     logger,
     env,
     now,
-    redisPrefix: options.redisKeyPrefix ?? 'flotilla:gateway:rl:',
+    redisPrefix: options.redisKeyPrefix ?? env.FLOTILLA_RATE_LIMIT_PREFIX ?? 'flotilla:gateway:rl:',
     upstreams: new Map<string, Upstream>(),
     partCall: (snapshot) => createPartCall(snapshot, { tokens, now, clock, tracer }),
     onRateLimitStoreError: (err) => {

@@ -54,10 +54,14 @@ class GaveUp extends Error {}
 
 /**
  * Sends a request until the answer is not retryable, the same request every time; retries
- * transport errors and 429/502/503/504 with backoff. Throws {@link GaveUp} once `signal` aborts.
+ * transport errors and 429/502/503/504 with backoff. Attempt `n` goes to gateway
+ * `(first + n - 1) % gateways.length`, so with several gateway instances a retry reaches another
+ * one, as a client behind DNS or a load balancer would. Throws {@link GaveUp} once `signal` aborts.
  */
 async function send(
-  url: string,
+  gateways: readonly string[],
+  first: number,
+  path: string,
   init: RequestInit,
   signal: AbortSignal,
   onRetry: () => void,
@@ -65,6 +69,7 @@ async function send(
   let lastError = 'no attempt';
   for (let attempt = 1; ; attempt++) {
     if (signal.aborted) throw new GaveUp(lastError);
+    const url = `${gateways[(first + attempt - 1) % gateways.length]}${path}`;
     try {
       // Each attempt has a deadline of its own: a frozen gateway must not hold the client forever.
       const res = await fetch(url, {
@@ -123,10 +128,15 @@ export const shopWorkload: ChaosWorkload<ShopChaosHistory> = async (ctx: ChaosWo
     retries++;
   };
   const { gatewayUrl, signal, stop, report } = ctx;
+  // Every instance of the gateway; client i starts on gateway i.
+  const gateways =
+    ctx.urls.gateway !== undefined && ctx.urls.gateway.length > 0 ? ctx.urls.gateway : [gatewayUrl];
 
-  const login = async (customer: (typeof CUSTOMERS)[number]): Promise<string> => {
+  const login = async (customer: (typeof CUSTOMERS)[number], first: number): Promise<string> => {
     const res = await send(
-      `${gatewayUrl}/api/login`,
+      gateways,
+      first,
+      '/api/login',
       {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
@@ -146,7 +156,7 @@ export const shopWorkload: ChaosWorkload<ShopChaosHistory> = async (ctx: ChaosWo
     if (customer === undefined) throw new Error('the seed has no demo customers');
     let token: string;
     try {
-      token = await login(customer);
+      token = await login(customer, index);
     } catch (err) {
       if (err instanceof GaveUp) return;
       throw err;
@@ -156,7 +166,9 @@ export const shopWorkload: ChaosWorkload<ShopChaosHistory> = async (ctx: ChaosWo
       const idempotencyKey = `chaos-${randomUUID()}`;
       const request = (): Promise<{ status: number; body: unknown; attempts: number }> =>
         send(
-          `${gatewayUrl}/api/v2/orders`,
+          gateways,
+          index,
+          '/api/v2/orders',
           {
             method: 'POST',
             headers: {
@@ -172,7 +184,7 @@ export const shopWorkload: ChaosWorkload<ShopChaosHistory> = async (ctx: ChaosWo
       try {
         let res = await request();
         if (res.status === 401) {
-          token = await login(customer);
+          token = await login(customer, index);
           res = await request();
         }
         const orderId = (res.body as { orderId?: unknown }).orderId;

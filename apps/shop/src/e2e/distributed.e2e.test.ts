@@ -1,7 +1,8 @@
 // The whole shop end to end in its distributed profile (`flotilla up --profile distributed`): a
-// PostgreSQL database per service, events on NATS JetStream, two instances of order and of
-// inventory. The databases and the stream are this run's own and are removed afterwards. Skipped,
-// loudly, without PostgreSQL or NATS — except under CI, where that fails.
+// PostgreSQL database per service, events on NATS JetStream, two instances of gateway, order,
+// inventory and payment, the gateways' rate limits in Redis. The databases, the stream and the
+// Redis keys are this run's own; the databases and the stream are removed afterwards. Skipped,
+// loudly, without PostgreSQL, NATS or Redis — except under CI, where that fails.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { testPgUrl } from '@flotilla/store/testing';
@@ -51,9 +52,9 @@ describe('the shop, distributed', { skip: skip ?? false }, () => {
       );
   });
 
-  it('runs two instances of order and of inventory', () => {
+  it('runs two instances of gateway, order, inventory and payment', () => {
     const s = current();
-    for (const service of ['order', 'inventory'])
+    for (const service of ['gateway', 'order', 'inventory', 'payment'])
       assert.deepEqual(
         s.running.services.filter((i) => i.service === service).map((i) => `${i.instance} ${i.state}`),
         ['0 ready', '1 ready'],
@@ -61,6 +62,47 @@ describe('the shop, distributed', { skip: skip ?? false }, () => {
   });
 
   describe('orders', () => orderScenarios(current));
+
+  // Last: it empties the login bucket of 127.0.0.1 (refilled in 2 s).
+  it('holds a rate limit across both gateway instances: one bucket per consumer in Redis', async () => {
+    const s = current();
+    const gateways = s.urlsOf('gateway');
+    assert.equal(gateways.length, 2);
+    // POST /api/login allows 20/s with a burst of 40 per consumer (here the address 127.0.0.1).
+    // 100 attempts at once, half to each gateway: with a bucket per instance about 80 would
+    // pass; with the shared bucket about 40 (plus what refills while they are answered).
+    const attempts = Array.from({ length: 100 }, (_, i) =>
+      fetch(`${gateways[i % 2]}/api/login`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ email: `nobody-${i}@example.com`, password: 'not-a-password' }),
+      }).then(async (res) => ({
+        gateway: i % 2,
+        status: res.status,
+        retryAfter: res.headers.get('retry-after'),
+        body: (await res.json()) as { error?: { code?: string } },
+      })),
+    );
+    const started = Date.now();
+    const answers = await Promise.all(attempts);
+    const seconds = (Date.now() - started) / 1000;
+    const passed = answers.filter((a) => a.status !== 429);
+    const limited = answers.filter((a) => a.status === 429);
+    const summary = `${passed.length} passed (${passed.map((a) => a.status).join(',')}), ${limited.length} limited, in ${seconds.toFixed(2)} s`;
+    for (const a of passed) assert.equal(a.status, 401, summary);
+    assert.ok(passed.length >= 30, summary);
+    assert.ok(passed.length <= 40 + Math.ceil(20 * seconds) + 1, summary);
+    assert.ok(passed.length < 80, summary);
+    for (const g of [0, 1])
+      assert.ok(
+        limited.some((a) => a.gateway === g),
+        `gateway ${g} limited none: ${summary}`,
+      );
+    for (const a of limited) {
+      assert.equal(a.body.error?.code, 'RATE_LIMITED', summary);
+      assert.match(a.retryAfter ?? '', /^[1-9]\d*$/, summary);
+    }
+  });
 });
 
 describe('the console, distributed', { skip: skip ?? false }, () => {

@@ -3,22 +3,23 @@
 // `npm start` runs it, but on free ports, with a fresh data directory, services run from src/,
 // and its output kept for failure messages instead of printed. Two modes:
 // - `embedded`: SQLite files and the embedded event log in the temporary data directory;
-// - `distributed`: the system file's `distributed` profile — two instances of order and
-//   inventory, a PostgreSQL database per service (named for this run; the services create them,
-//   as they do under `flotilla up --profile distributed`) and the events on NATS JetStream in a
-//   stream and subjects of this run's own.
+// - `distributed`: the system file's `distributed` profile — two instances of gateway, order,
+//   inventory and payment, a PostgreSQL database per service (named for this run; the services
+//   create them, as they do under `flotilla up --profile distributed`), the events on NATS
+//   JetStream in a stream and subjects of this run's own, and the gateways' rate limits in Redis
+//   under keys of this run's own.
 // Requests go to the public gateway only, as a customer would, plus the supervisor for
 // stopping and starting services.
 import assert from 'node:assert/strict';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer, type Server } from 'node:net';
+import { connect as connectTcp, createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { privateStream, requireNats, testNatsUrl } from '@flotilla/events/testing';
-import { requirePg, testPgUrl } from '@flotilla/store/testing';
+import { requirePg, skipUnlessCi, testPgUrl } from '@flotilla/store/testing';
 import {
   type EnvTemplate,
   type InstanceDefinition,
@@ -139,15 +140,44 @@ export function demoLogin(email: string): { readonly email: string; readonly pas
   return { email, password: customer.password };
 }
 
+/** Redis of the distributed tests: `FLOTILLA_TEST_REDIS_URL`, else the machine's default. */
+export function testRedisUrl(): string {
+  return process.env.FLOTILLA_TEST_REDIS_URL || 'redis://127.0.0.1:6379';
+}
+
+/** Why Redis at `url` does not answer a PING within 2 s, or `undefined` when it does. */
+async function redisProblem(url: string): Promise<string | undefined> {
+  const { hostname, port } = new URL(url);
+  return new Promise((done) => {
+    const socket = connectTcp({ host: hostname, port: Number(port || 6379) });
+    let reply = '';
+    const finish = (problem: string | undefined): void => {
+      socket.destroy();
+      done(problem);
+    };
+    socket.setTimeout(2_000, () => finish(`Redis at ${url} did not answer within 2 s`));
+    socket.on('error', (err) => finish(`Redis not reachable at ${url}: ${err.message}`));
+    socket.on('connect', () => socket.write('PING\r\n'));
+    socket.on('data', (chunk) => {
+      reply += chunk.toString('latin1');
+      if (reply.includes('\r\n'))
+        finish(reply.startsWith('+PONG') ? undefined : `Redis at ${url} answered ${reply.trim()}`);
+    });
+  });
+}
+
 /**
- * Why the distributed mode cannot run here (PostgreSQL or NATS JetStream unreachable), for a
- * suite's `skip`; `undefined` when it can. Throws instead when `CI` is set: CI never passes by
- * skipping.
+ * Why the distributed mode cannot run here (PostgreSQL, NATS JetStream or Redis unreachable),
+ * for a suite's `skip`; `undefined` when it can. Throws instead when `CI` is set: CI never
+ * passes by skipping.
  */
 export async function distributedUnavailable(): Promise<string | undefined> {
   const pgReason = (await requirePg()).skip;
   const natsReason = await requireNats();
-  const reasons = [pgReason || undefined, natsReason].filter((r): r is string => r !== undefined);
+  const redisReason = skipUnlessCi(await redisProblem(testRedisUrl()));
+  const reasons = [pgReason || undefined, natsReason, redisReason || undefined].filter(
+    (r): r is string => r !== undefined,
+  );
   if (reasons.length === 0) return undefined;
   const reason = `distributed shop tests skipped: ${reasons.join('; ')}`;
   console.warn(reason);
@@ -423,6 +453,8 @@ export async function loadShopFromSource(
 interface DistributedSettings {
   readonly natsUrl: string;
   readonly stream: ReturnType<typeof privateStream>;
+  /** Start of this run's rate-limit keys in Redis. */
+  readonly rateLimitPrefix: string;
   /** The database URL of each service, by the `FLOTILLA_DATABASE_URL_<SERVICE>` suffix. */
   readonly databases: Record<string, string>;
   /** The database URL of a variable's suffix (created on first use). */
@@ -436,6 +468,7 @@ function distributedSettings(): DistributedSettings {
   return {
     natsUrl,
     stream: privateStream(natsUrl),
+    rateLimitPrefix: `flotilla:e2e:${run}:rl:`,
     databases,
     databaseFor(suffix) {
       let url = databases[suffix];
@@ -476,10 +509,13 @@ async function rewrite(
     ...(s.instances === undefined ? {} : { instances: s.instances.map((i) => ({ ...i, port: port() })) }),
   });
   const { distributed } = options;
-  const databases = (env: EnvTemplate | undefined): EnvTemplate | undefined => {
+  // The run's own databases, Redis and rate-limit keys in place of the profile's.
+  const isolate = (env: EnvTemplate | undefined): EnvTemplate | undefined => {
     if (env === undefined || distributed === undefined) return env;
     return Object.fromEntries(
       Object.entries(env).map(([key, value]) => {
+        if (key === 'FLOTILLA_RATE_LIMIT_REDIS') return [key, testRedisUrl()];
+        if (key === 'FLOTILLA_RATE_LIMIT_PREFIX') return [key, distributed.rateLimitPrefix];
         const suffix = /^FLOTILLA_DATABASE_URL_(.+)$/.exec(key)?.[1];
         return [key, suffix === undefined ? value : distributed.databaseFor(suffix)];
       }),
@@ -488,7 +524,7 @@ async function rewrite(
   const rewriteProfile = (name: string, p: ProfileDefinition): ProfileDefinition => {
     const services = Object.fromEntries(
       Object.entries(p.services ?? {}).map(([service, o]): [string, ServiceOverride] => {
-        const env = name === 'distributed' ? databases(o.env) : o.env;
+        const env = name === 'distributed' ? isolate(o.env) : o.env;
         return [service, { ...withPorts(o), ...(env === undefined ? {} : { env }) }];
       }),
     );

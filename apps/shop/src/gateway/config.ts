@@ -8,10 +8,19 @@ const WRITE = { scopes: ['orders:write'] };
 /** Scope a customer token carries to read its orders and notifications. */
 const READ = { scopes: ['orders:read'] };
 
+/**
+ * Redis shared by every gateway instance for the rate limits (the distributed profile sets it);
+ * without it each gateway counts in its own memory.
+ */
+const redis = process.env.FLOTILLA_RATE_LIMIT_REDIS;
+
 /** The shop gateway's configuration (validated by @flotilla/gateway when loaded). */
 const config: GatewayConfigInput = {
   auth: { jwt: { secret: 'env:FLOTILLA_JWT_SECRET', issuer: 'flotilla-shop' } },
-  rateLimit: { perConsumer: { ratePerSecond: 2_000, burst: 4_000 } },
+  rateLimit: {
+    store: redis === undefined || redis === '' ? 'memory' : { redis },
+    perConsumer: { ratePerSecond: 2_000, burst: 4_000 },
+  },
   upstreamDefaults: { timeoutMs: 5_000, maxAttempts: 2, breakerThreshold: 5, halfOpenAfterMs: 5_000 },
   routes: [
     {
