@@ -11,6 +11,9 @@ test('a lost database connection is a retryable 503, not an internal error', () 
     withCode('connection failure during query', '08006'),
     withCode('read ECONNRESET', 'ECONNRESET'),
     withCode('Connection terminated unexpectedly'),
+    // pg, when the ROLLBACK after a query that lost its connection goes to the broken client.
+    withCode('Client has encountered a connection error and is not queryable'),
+    withCode('Client was closed and is not queryable'),
     withCode('database is locked', 'SQLITE_BUSY'),
   ]) {
     assert.equal(isTransientDatabaseError(err), true, err.message);

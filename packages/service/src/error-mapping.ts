@@ -45,8 +45,13 @@ export function isTransientDatabaseError(err: unknown): boolean {
   const code = typeof e.code === 'string' ? e.code : '';
   if (LOST_CONNECTION_CODES.has(code) || /^08...$/.test(code)) return true;
   if (code === 'SQLITE_BUSY' || code === 'SQLITE_BUSY_SNAPSHOT') return true;
-  // pg reports a socket closed under a query with no code.
-  return typeof e.message === 'string' && /^Connection terminated( unexpectedly)?\b/.test(e.message);
+  // pg reports a socket closed under a query with no code, and a client whose connection broke
+  // (e.g. the ROLLBACK after a query that lost the connection) as not queryable.
+  return (
+    typeof e.message === 'string' &&
+    (/^Connection terminated( unexpectedly)?\b/.test(e.message) ||
+      /^Client (has encountered a connection error|was closed) and is not queryable$/.test(e.message))
+  );
 }
 
 /**

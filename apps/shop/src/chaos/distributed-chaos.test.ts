@@ -1,8 +1,9 @@
 // `flotilla chaos` against the shop's distributed profile: a PostgreSQL database per service
 // (this run's own, `<name>_chaos_<id>`, dropped afterwards), the events on a NATS JetStream
-// server the run starts and owns, two instances of order and inventory. Instances are killed,
-// the NATS server is restarted and the services' database connections are terminated, and
-// every invariant must hold. The machine's shared NATS server is never touched. Skipped, loudly,
+// server the run starts and owns, two instances of gateway, order, inventory and payment (the
+// workload spreads its customers over both gateways). Instances are killed, the NATS server is
+// restarted and the services' database connections are terminated, and every invariant must
+// hold. The machine's shared NATS server is never touched. Skipped, loudly,
 // without PostgreSQL or the nats-server program — except under CI, where that fails.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
