@@ -47,7 +47,11 @@ export type OrderApi =
 
 /** Options of {@link placeOrders}. */
 export interface PlaceOrdersOptions {
-  readonly pool: Pool;
+  /**
+   * One pool per gateway instance: client `i` sends every request through `pools[i % n]`, as
+   * clients behind a load balancer would spread over the instances.
+   */
+  readonly pools: readonly Pool[];
   readonly tokens: readonly string[];
   readonly orders: readonly PlannedOrder[];
   /** Orders in flight at once: a client places its next order once its previous one is settled. */
@@ -67,12 +71,14 @@ async function errorCode(body: { json(): Promise<unknown> }): Promise<string> {
 }
 
 /**
- * Places `orders` through the gateway with `concurrency` clients, each of which places an order
- * and follows it until it is confirmed or cancelled before it places the next (a closed loop,
- * like the shop's `flotilla load` scenario, without its poller).
+ * Places `orders` through the gateway (the clients spread over its instances) with `concurrency`
+ * clients, each of which places an order and follows it until it is confirmed or cancelled
+ * before it places the next (a closed loop, like the shop's `flotilla load` scenario, without
+ * its poller).
  */
 export async function placeOrders(options: PlaceOrdersOptions): Promise<LoadResult> {
-  const { pool, tokens, orders, api, runId } = options;
+  const { pools, tokens, orders, api, runId } = options;
+  if (pools.length === 0) throw new RangeError('placeOrders: no pool to send orders through');
   const latencies: number[] = [];
   const reasons: Record<string, number> = {};
   const retries: Record<string, number> = {};
@@ -82,7 +88,7 @@ export async function placeOrders(options: PlaceOrdersOptions): Promise<LoadResu
   const retryable = RETRYABLE[api.version];
 
   /** POSTs the order, again on a retryable answer (or, for v2, a transport error). */
-  const send = async (index: number, order: PlannedOrder): Promise<Dispatcher.ResponseData> => {
+  const send = async (pool: Pool, index: number, order: PlannedOrder): Promise<Dispatcher.ResponseData> => {
     for (let attempt = 1; ; attempt++) {
       try {
         const res = await pool.request({
@@ -111,10 +117,10 @@ export async function placeOrders(options: PlaceOrdersOptions): Promise<LoadResu
   let lastConfirmed = Number.NEGATIVE_INFINITY;
   let next = 0;
 
-  const placeOne = async (index: number, order: PlannedOrder): Promise<void> => {
+  const placeOne = async (pool: Pool, index: number, order: PlannedOrder): Promise<void> => {
     const submitAt = Date.now();
     firstSubmit = Math.min(firstSubmit, submitAt);
-    const res = await send(index, order);
+    const res = await send(pool, index, order);
     if (api.version === 'v1') {
       if (res.statusCode === 201) {
         await res.body.dump();
@@ -151,10 +157,11 @@ export async function placeOrders(options: PlaceOrdersOptions): Promise<LoadResu
     }
   };
 
-  const client = async (): Promise<void> => {
+  const client = async (_: unknown, clientIndex: number): Promise<void> => {
+    const pool = pools[clientIndex % pools.length]!;
     for (let index = next++; index < orders.length; index = next++) {
       try {
-        await placeOne(index, orders[index]!);
+        await placeOne(pool, index, orders[index]!);
       } catch (err) {
         errors++;
         count(err instanceof Error ? `${err.name}: ${err.message}` : String(err));

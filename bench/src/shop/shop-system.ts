@@ -21,13 +21,28 @@ import {
 /** The JetStream stream the shop's services use (natsTransport's default; the shop does not change it). */
 export const SHOP_STREAM = 'FLOTILLA_EVENTS';
 
-/** Where the distributed profile's infrastructure is. */
+/** Where the distributed profile's infrastructure is, and how many instances it runs. */
 export interface DistributedSettings {
   /** A URL of the PostgreSQL server (any database on it); one fresh database per service is created. */
   readonly pgUrl: string;
   /** NATS server with JetStream. */
   readonly natsUrl: string;
+  /**
+   * Redis the gateways keep their rate limits in (`FLOTILLA_RATE_LIMIT_REDIS`), under a key
+   * prefix of the run's own (`FLOTILLA_RATE_LIMIT_PREFIX`).
+   * @default FLOTILLA_TEST_REDIS_URL or redis://127.0.0.1:6379
+   */
+  readonly redisUrl?: string;
+  /**
+   * `profile`: the instances the profile declares (two of gateway, order, inventory and
+   * payment); `single`: one instance of every service, the profile's `instances` lists dropped.
+   * @default 'profile'
+   */
+  readonly instances?: InstanceCount;
 }
+
+/** Which instances a started shop runs: those its definition and profile declare, or one per service. */
+export type InstanceCount = 'profile' | 'single';
 
 /** Per-process CPU profiling: every service runs under {@link profiledEntry}, writing into `dir/<label>/`. */
 export interface ProfileSettings {
@@ -59,7 +74,10 @@ export interface ShopProcess {
 
 /** A shop started for one measurement, on free ports and in a data directory of its own. */
 export interface BenchShop {
+  /** The first gateway instance's URL. */
   readonly gatewayUrl: string;
+  /** Every gateway instance's URL, in instance order (a client may use any of them). */
+  readonly gatewayUrls: readonly string[];
   /** The event transport the services use: `embedded:<dataDir>/bus.db`, or NATS with the run's stream. */
   readonly transport: { readonly url: string; readonly options: TransportFromUrlOptions };
   readonly running: RunningSystem;
@@ -96,28 +114,29 @@ function builtEntry(entry: string, baseDir: string): string {
   return path;
 }
 
-/** Ports every planned instance of `definition` needs under `profile`, rewritten to free ones. */
+/**
+ * Ports every planned instance of `definition` needs under `profile`, rewritten to free ones;
+ * with `instances: 'single'`, every service gets one instance (the first of its list, if it has
+ * one) on one free port.
+ */
 async function withFreePorts(
   definition: SystemDefinition,
   profile: string | undefined,
+  instances: InstanceCount = 'profile',
 ): Promise<SystemDefinition> {
   const overrides = profile === undefined ? {} : (definition.profiles?.[profile]?.services ?? {});
-  const needed = definition.services.reduce((n, s) => {
-    const o = overrides[s.name];
-    return n + (o?.instances?.length ?? s.instances?.length ?? 1);
-  }, 0);
+  const listOf = (s: ServiceDefinition) => {
+    const list = overrides[s.name]?.instances ?? s.instances;
+    return instances === 'single' ? list?.slice(0, 1) : list;
+  };
+  const needed = definition.services.reduce((n, s) => n + (listOf(s)?.length ?? 1), 0);
   const ports = await freePorts(needed);
   const take = (): number => ports.shift() as number;
   const services = definition.services.map((s): ServiceDefinition => {
     const { port: _port, instances: _instances, ...rest } = s;
-    const o = overrides[s.name];
-    const count = o?.instances?.length ?? s.instances?.length ?? 1;
-    if (count === 1 && o?.instances === undefined && s.instances === undefined)
-      return { ...rest, port: take() };
-    return {
-      ...rest,
-      instances: (o?.instances ?? s.instances ?? []).map((i) => ({ ...i, port: take() })),
-    };
+    const list = listOf(s);
+    if (list === undefined) return { ...rest, port: take() };
+    return { ...rest, instances: list.map((i) => ({ ...i, port: take() })) };
   });
   // The profile's own instance lists would bring the fixed ports back: they were folded in above.
   const profiles =
@@ -233,11 +252,14 @@ async function deleteStream(url: string, stream: string): Promise<void> {
  * Starts the shop as `flotilla up` does (its system file, the supervisor, one process per
  * instance, services from apps/shop/dist), but on free ports, with the control API on a free
  * port, in a fresh temporary data directory and — for the distributed profile — on fresh
- * PostgreSQL databases. Never touches the fixed ports (8080, 7100-7120) a running shop may use.
+ * PostgreSQL databases, a JetStream stream of its own and rate-limit keys of its own in Redis,
+ * with the profile's instances or one of each service. Never touches the fixed ports (8080,
+ * 7100-7120) a running shop may use.
  */
 export async function startShop(options: StartShopOptions): Promise<BenchShop> {
   const system = await loadSystem(options.systemFile);
   const profile = options.distributed === undefined ? undefined : 'distributed';
+  const runId = randomBytes(4).toString('hex');
   const dataDir = mkdtempSync(join(tmpdir(), 'flotilla-bench-shop-'));
   const databases: TestDatabase[] = [];
   const tail: string[] = [];
@@ -249,7 +271,7 @@ export async function startShop(options: StartShopOptions): Promise<BenchShop> {
     rmSync(dataDir, { recursive: true, force: true });
   };
   try {
-    let definition = await withFreePorts(system.definition, profile);
+    let definition = await withFreePorts(system.definition, profile, options.distributed?.instances);
     definition = {
       ...definition,
       dataDir,
@@ -269,6 +291,8 @@ export async function startShop(options: StartShopOptions): Promise<BenchShop> {
     let transport: BenchShop['transport'] = { url: `embedded:${join(dataDir, 'bus.db')}`, options: {} };
     if (options.distributed !== undefined && profile !== undefined) {
       const { pgUrl, natsUrl } = options.distributed;
+      const redisUrl =
+        options.distributed.redisUrl ?? (process.env.FLOTILLA_TEST_REDIS_URL || 'redis://127.0.0.1:6379');
       nats = natsNames(options.systemFile);
       const base = definition.profiles?.[profile];
       if (base === undefined) throw new Error(`the shop has no "${profile}" profile`);
@@ -276,7 +300,10 @@ export async function startShop(options: StartShopOptions): Promise<BenchShop> {
       for (const [name, o] of Object.entries(base.services ?? {})) {
         const env: Record<string, string | number | boolean> = { ...o.env };
         for (const key of Object.keys(env))
-          if (key.startsWith('FLOTILLA_DATABASE_URL_')) {
+          if (key === 'FLOTILLA_RATE_LIMIT_REDIS') env[key] = redisUrl;
+          // Buckets of this run only: other shops on the same Redis keep theirs (keys expire on their own).
+          else if (key === 'FLOTILLA_RATE_LIMIT_PREFIX') env[key] = `bench:shop:${runId}:rl:`;
+          else if (key.startsWith('FLOTILLA_DATABASE_URL_')) {
             const db = await createTestDatabase({
               prefix: `bench_shop_${name.replace(/\W/g, '_')}`,
               url: pgUrl,
@@ -316,18 +343,21 @@ export async function startShop(options: StartShopOptions): Promise<BenchShop> {
         if (tail.length > 200) tail.splice(0, tail.length - 200);
       },
     });
-    let gateway: RunningSystem['services'][number] | undefined;
+    let gateways: RunningSystem['services'] = [];
     try {
       if (nats !== undefined && options.distributed !== undefined && Object.keys(nats.env).length > 0)
         await expectStream(options.distributed.natsUrl, nats.stream);
-      gateway = running.services.find((s) => s.service === (system.gateway ?? 'gateway'));
-      if (gateway === undefined) throw new Error('the shop has no gateway service');
+      gateways = running.services
+        .filter((s) => s.service === (system.gateway ?? 'gateway'))
+        .sort((a, b) => a.instance - b.instance);
+      if (gateways.length === 0) throw new Error('the shop has no gateway service');
     } catch (err) {
       await running.stop();
       throw err;
     }
     return {
-      gatewayUrl: gateway.url,
+      gatewayUrl: gateways[0]!.url,
+      gatewayUrls: gateways.map((g) => g.url),
       transport,
       running,
       processes: () =>
