@@ -13,19 +13,29 @@ import {
   checkEnvironment,
   checkExposure,
   checkNetworkPolicies,
+  checkRateLimitStore,
 } from './validate/checks.js';
-import { callGraph, gatewayName, servedHealthPaths, systemServices } from './validate/code-facts.js';
+import {
+  callGraph,
+  distributedEnv,
+  distributedInstances,
+  gatewayName,
+  servedHealthPaths,
+  systemServices,
+} from './validate/code-facts.js';
 import {
   deployDir,
   type K8sObject,
   kustomizationResources,
   loadCompose,
   loadDockerfile,
+  loadEnvExample,
   loadKubernetes,
 } from './validate/manifests.js';
 
 const objects = loadKubernetes();
 const compose = loadCompose();
+const envExample = loadEnvExample();
 
 /** A deep copy of the manifests with one object changed by `edit`. */
 function mutated(
@@ -60,6 +70,21 @@ describe('the code facts the checks rely on', () => {
       gateway: ['catalog', 'inventory', 'legacy', 'notification', 'order', 'payment', 'shipping'],
       order: ['inventory', 'legacy', 'payment'],
     });
+  });
+
+  it('reads the instances and the gateway environment of the distributed profile', () => {
+    const instances = Object.fromEntries(systemServices().map((s) => [s.name, distributedInstances(s.name)]));
+    assert.deepEqual(instances, {
+      legacy: 1,
+      catalog: 1,
+      inventory: 2,
+      payment: 2,
+      order: 2,
+      shipping: 1,
+      notification: 1,
+      gateway: 2,
+    });
+    assert.equal(distributedEnv(gatewayName).get('FLOTILLA_RATE_LIMIT_PREFIX'), 'flotilla:shop:rl:');
   });
 });
 
@@ -140,6 +165,84 @@ describe('kubernetes manifests', () => {
     ]);
   });
 
+  it('lets the gateway, and nothing else, reach its Redis; Redis reaches no one', () => {
+    assert.ok(objects.some((o) => o.kind === 'Deployment' && o.metadata.name === 'redis'));
+    // The positive case is part of checkNetworkPolicies above; here the policies are broken.
+    const withoutEgress = objects.filter((o) => o.metadata.name !== 'gateway-to-redis');
+    assert.deepEqual(checkNetworkPolicies(withoutEgress), [
+      'network: the gateway cannot reach Redis on 6379',
+    ]);
+    const open = mutated('NetworkPolicy', 'redis-from-gateway', (p) => {
+      p.spec.ingress = [{ ports: [{ protocol: 'TCP', port: 6379 }] }];
+    });
+    assert.deepEqual(checkNetworkPolicies(open), [
+      ...[
+        'catalog',
+        'inventory',
+        'legacy',
+        'nats',
+        'notification',
+        'order',
+        'payment',
+        'postgres',
+        'shipping',
+      ].map((name) => `network: Redis admits ${name}, only the gateway uses it`),
+      'network: Redis admits a pod no manifest runs, only the gateway uses it',
+      'network: Redis is reachable from outside',
+    ]);
+    const talking = [
+      ...objects,
+      {
+        apiVersion: 'networking.k8s.io/v1',
+        kind: 'NetworkPolicy',
+        metadata: { name: 'redis-calls-out', namespace: 'flotilla-shop' },
+        spec: {
+          podSelector: { matchLabels: { 'app.kubernetes.io/name': 'redis' } },
+          policyTypes: ['Egress'],
+          egress: [{ to: [{ podSelector: { matchLabels: { 'app.kubernetes.io/name': 'gateway' } } }] }],
+        },
+      },
+    ];
+    assert.deepEqual(checkNetworkPolicies(talking), ['network: Redis can connect to gateway on 8080']);
+  });
+
+  it("keeps the gateway's rate limits in one unpersisted Redis behind the Service its URL names", () => {
+    assert.deepEqual(checkRateLimitStore(objects, compose, envExample), []);
+  });
+
+  it('reports a Redis URL on a port its Service does not have, and a Redis that would split the buckets', () => {
+    const wrongPort = mutated('Service', 'redis', (s) => {
+      s.spec.ports = [{ name: 'redis', port: 6380, targetPort: 'redis' }];
+    });
+    assert.deepEqual(checkRateLimitStore(wrongPort, compose, envExample), [
+      'k8s: FLOTILLA_RATE_LIMIT_REDIS=redis://redis:6379: no Service redis with port 6379',
+    ]);
+    const split = mutated('Deployment', 'redis', (d) => {
+      d.spec.replicas = 2;
+      const template = d.spec.template as { spec: { containers: { args: string[] }[] } };
+      const container = template.spec.containers[0];
+      assert.ok(container);
+      container.args = ['redis-server'];
+    });
+    assert.deepEqual(checkRateLimitStore(split, compose, envExample), [
+      'k8s: redis runs 2 replicas that share nothing, so the buckets would split',
+      'k8s: redis persists its data (give it --save "" and --appendonly no)',
+    ]);
+  });
+
+  it('reports a compose gateway with a fixed Redis URL and a suggested URL on the wrong port', () => {
+    const broken = structuredClone(compose);
+    const env = broken.services.gateway?.environment as Record<string, string>;
+    env.FLOTILLA_RATE_LIMIT_REDIS = 'redis://redis:6379';
+    env.FLOTILLA_RATE_LIMIT_PREFIX = 'shop:';
+    const example = new Map([['FLOTILLA_RATE_LIMIT_REDIS', 'redis://redis:6380']]);
+    assert.deepEqual(checkRateLimitStore(objects, broken, example), [
+      `compose: the gateway's FLOTILLA_RATE_LIMIT_REDIS is redis://redis:6379, not \${FLOTILLA_RATE_LIMIT_REDIS:-} (deploy/.env's value, memory when unset)`,
+      "compose: the gateway's FLOTILLA_RATE_LIMIT_PREFIX is shop:, the distributed profile uses flotilla:shop:rl:",
+      '.env.example: FLOTILLA_RATE_LIMIT_REDIS=redis://redis:6380 uses port 6380, redis listens on 6379',
+    ]);
+  });
+
   it('runs NATS as a three-node StatefulSet and marks every secret value as a placeholder', () => {
     assert.equal(
       objects.find((o) => o.kind === 'StatefulSet' && o.metadata.name === 'nats')?.spec?.replicas,
@@ -175,6 +278,20 @@ describe('compose file', () => {
     for (const [, s] of nats) assert.ok((s as { command: string[] }).command.includes('-js'));
     assert.ok(compose.services.postgres && compose.services.redis);
   });
+
+  it('reports a URL that leaves out an instance, and a missing instance', () => {
+    const partial = structuredClone(compose);
+    const env = partial.services.gateway?.environment as Record<string, string>;
+    env.FLOTILLA_PAYMENT_URL = 'http://payment:8080';
+    assert.deepEqual(checkCompose(partial), ['compose: gateway FLOTILLA_PAYMENT_URL leaves out payment-2']);
+    const { 'payment-2': _, ...services } = compose.services;
+    assert.deepEqual(checkCompose({ services }), [
+      'compose: 1 instances of payment, the distributed profile runs 2',
+      'compose: order FLOTILLA_PAYMENT_URL names payment-2, which does not run payment',
+      'compose: order-2 FLOTILLA_PAYMENT_URL names payment-2, which does not run payment',
+      'compose: gateway FLOTILLA_PAYMENT_URL names payment-2, which does not run payment',
+    ]);
+  });
 });
 
 describe('exposure and environment', () => {
@@ -200,7 +317,13 @@ describe('exposure and environment', () => {
     const env = broken.services.payment?.environment as Record<string, string>;
     env.PAYMENT_TIMEOUT_MS = '100';
     env.FLOTILLA_ORDER_URL = 'http://order:8080';
-    assert.equal(checkEnvironment(objects, broken).length, 2);
+    // payment-2 is the same YAML node as payment, so it is changed too.
+    assert.deepEqual(checkEnvironment(objects, broken), [
+      'compose payment: payment never reads PAYMENT_TIMEOUT_MS',
+      'compose payment: has URLs of [order], calls []',
+      'compose payment-2: payment never reads PAYMENT_TIMEOUT_MS',
+      'compose payment-2: has URLs of [order], calls []',
+    ]);
   });
 });
 

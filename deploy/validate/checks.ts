@@ -2,6 +2,8 @@
 // (empty when the artefacts agree), so a test can also prove that a broken copy is caught.
 import {
   callGraph,
+  distributedEnv,
+  distributedInstances,
   entrySource,
   gatewayName,
   listenPort,
@@ -18,7 +20,7 @@ import {
   type Probe,
   selects,
 } from './manifests.js';
-import { canConnect, type Pod, podOf, reachableFromOutside } from './network-policy.js';
+import { admits, canConnect, type Pod, podOf, reachableFromOutside } from './network-policy.js';
 
 const names = () => systemServices().map((s) => s.name);
 const deploymentOf = (objects: readonly K8sObject[], name: string) =>
@@ -132,8 +134,9 @@ function composeEnv(s: ComposeService): Map<string, string> {
 }
 
 /**
- * Every service has a compose entry built from the Dockerfile, and each FLOTILLA_<SERVICE>_URL
- * names compose services that run that service on the port they listen on.
+ * Every service has a compose entry built from the Dockerfile, as many as the distributed
+ * profile runs (one gateway), and each FLOTILLA_<SERVICE>_URL names every compose service that
+ * runs that service, on the port it listens on, and nothing else.
  */
 export function checkCompose(compose: ComposeFile): string[] {
   const problems: string[] = [];
@@ -141,6 +144,14 @@ export function checkCompose(compose: ComposeFile): string[] {
   for (const name of names()) {
     const mine = entries.filter(([, s]) => composeServiceName(s) === name);
     if (mine.length === 0) problems.push(`compose: no service builds ${name}`);
+    // One gateway: it alone publishes a port, and a second one would need a port of its own.
+    const wanted = name === gatewayName ? 1 : distributedInstances(name);
+    if (mine.length > 0 && mine.length !== wanted)
+      problems.push(
+        name === gatewayName
+          ? `compose: ${mine.length} gateways, compose runs one (the published port)`
+          : `compose: ${mine.length} instances of ${name}, the distributed profile runs ${wanted}`,
+      );
     for (const [key, s] of mine) {
       if (s.build?.dockerfile !== 'deploy/docker/Dockerfile' || s.build.context !== '..')
         problems.push(
@@ -156,14 +167,20 @@ export function checkCompose(compose: ComposeFile): string[] {
     for (const [variable, value] of composeEnv(s)) {
       const target = /^FLOTILLA_([A-Z0-9_]+)_URL$/.exec(variable)?.[1]?.toLowerCase();
       if (target === undefined || variable.startsWith('FLOTILLA_DATABASE_URL')) continue;
+      const listed = new Set<string>();
       for (const url of value.split(',')) {
         const { hostname, port } = new URL(url);
+        listed.add(hostname);
         const host = compose.services[hostname];
         if (host === undefined || composeServiceName(host) !== target)
           problems.push(`compose: ${key} ${variable} names ${hostname}, which does not run ${target}`);
         else if (Number(port) !== listenPort(target, composeEnv(host)))
           problems.push(`compose: ${key} ${variable} uses port ${port}, ${hostname} listens elsewhere`);
       }
+      const missing = entries
+        .filter(([k, s]) => composeServiceName(s) === target && !listed.has(k))
+        .map(([k]) => k);
+      if (missing.length > 0) problems.push(`compose: ${key} ${variable} leaves out ${missing.join(', ')}`);
     }
   }
   return problems;
@@ -231,7 +248,8 @@ export function checkEnvironment(objects: readonly K8sObject[], compose: Compose
 
 /**
  * The network policies allow exactly the derived HTTP call graph between the shop's workloads,
- * admit outside traffic only to the gateway, and let every service reach NATS and PostgreSQL.
+ * admit outside traffic only to the gateway, let every service reach NATS and PostgreSQL, and
+ * let the gateway, and nothing else, reach the Redis of its rate limits (which reaches no one).
  */
 export function checkNetworkPolicies(objects: readonly K8sObject[]): string[] {
   const problems: string[] = [];
@@ -277,6 +295,187 @@ export function checkNetworkPolicies(objects: readonly K8sObject[]): string[] {
     if (reachableFromOutside(policies, nats, 4222) || reachableFromOutside(policies, postgres, 5432))
       problems.push('network: NATS or PostgreSQL is reachable from outside');
   }
+  const store = rateLimitStore(objects);
+  const gatewayPod = pods.get(gatewayName);
+  if (store.problem !== undefined || gatewayPod === undefined)
+    problems.push('network: no Redis of the gateway to check (see the rate-limit checks)');
+  else {
+    const redis = podOf(store.workload);
+    if (!canConnect(policies, gatewayPod, redis, store.podPort))
+      problems.push(`network: the gateway cannot reach Redis on ${store.podPort}`);
+    // Every other workload, and a pod no manifest runs: only the gateway is let in.
+    const others = objects
+      .filter(
+        (o) =>
+          (o.kind === 'Deployment' || o.kind === 'StatefulSet') &&
+          o.metadata.name !== gatewayName &&
+          o !== store.workload,
+      )
+      .map((o) => [o.metadata.name, podOf(o)] as const);
+    for (const [name, pod] of [
+      ...others,
+      ['a pod no manifest runs', { labels: {}, namedPorts: {} }] as const,
+    ])
+      if (admits(policies, redis, pod, store.podPort))
+        problems.push(`network: Redis admits ${name}, only the gateway uses it`);
+    if (reachableFromOutside(policies, redis, store.podPort))
+      problems.push('network: Redis is reachable from outside');
+    for (const [name, pod] of [[gatewayName, gatewayPod] as const, ...others])
+      for (const port of Object.values(pod.namedPorts))
+        if (canConnect(policies, redis, pod, port))
+          problems.push(`network: Redis can connect to ${name} on ${port}`);
+  }
+  return problems;
+}
+
+/** The port redis-server listens on given its command line: `--port`, else Redis's default 6379. */
+function redisPort(commandLine: readonly string[]): number {
+  const i = commandLine.indexOf('--port');
+  return i >= 0 ? Number(commandLine[i + 1]) : 6379;
+}
+
+/** Whether a redis-server command line turns off both RDB snapshots and the append-only file. */
+function withoutPersistence(commandLine: readonly string[]): boolean {
+  const after = (flag: string) => commandLine[commandLine.indexOf(flag) + 1];
+  return (
+    commandLine.includes('--save') &&
+    after('--save') === '' &&
+    commandLine.includes('--appendonly') &&
+    after('--appendonly') === 'no'
+  );
+}
+
+/** The Redis the gateway's FLOTILLA_RATE_LIMIT_REDIS reaches on Kubernetes, or why there is none. */
+type RateLimitStore =
+  | { problem: string; workload?: undefined }
+  | {
+      problem?: undefined;
+      /** The Deployment or StatefulSet the named Service selects. */
+      workload: K8sObject;
+      /** Its Redis container. */
+      container: Container;
+      /** The container port the Service sends the URL's port to, which Redis listens on. */
+      podPort: number;
+      /** The gateway's environment. */
+      env: Map<string, string | undefined>;
+    };
+
+/** Follows the gateway's FLOTILLA_RATE_LIMIT_REDIS to the Service, the workload and the port behind it. */
+function rateLimitStore(objects: readonly K8sObject[]): RateLimitStore {
+  const gateway = deploymentOf(objects, gatewayName);
+  const container = gateway === undefined ? undefined : onlyContainer(gateway);
+  if (container === undefined) return { problem: 'k8s: no gateway Deployment with a container' };
+  const env = containerEnv(container, objects);
+  const value = env.get('FLOTILLA_RATE_LIMIT_REDIS');
+  if (value === undefined || value === '')
+    return {
+      problem: `k8s: the gateway sets no FLOTILLA_RATE_LIMIT_REDIS, so each of its replicas limits on its own`,
+    };
+  const url = URL.canParse(value) ? new URL(value) : undefined;
+  const host = /^([a-z0-9-]+)(\.flotilla-shop(\.svc(\.cluster\.local)?)?)?$/.exec(url?.hostname ?? '')?.[1];
+  if (url === undefined || url.protocol !== 'redis:' || host === undefined)
+    return { problem: `k8s: FLOTILLA_RATE_LIMIT_REDIS=${value} is not a redis:// URL of a Service` };
+  const port = Number(url.port || 6379);
+  const service = objects.find((o) => o.kind === 'Service' && o.metadata.name === host);
+  const servicePort = service?.spec?.ports?.find((p) => p.port === port);
+  if (servicePort === undefined)
+    return { problem: `k8s: FLOTILLA_RATE_LIMIT_REDIS=${value}: no Service ${host} with port ${port}` };
+  const workload = objects.find(
+    (o) =>
+      (o.kind === 'Deployment' || o.kind === 'StatefulSet') &&
+      selects({ matchLabels: service?.spec?.selector ?? {} }, podOf(o).labels),
+  );
+  const redis = workload?.spec?.template?.spec.containers.find((c) => c.image.startsWith('redis:'));
+  if (workload === undefined || redis === undefined)
+    return { problem: `k8s: Service ${host} selects no workload running a redis image` };
+  const target = servicePort.targetPort ?? port;
+  const podPort =
+    typeof target === 'number' ? target : redis.ports?.find((p) => p.name === target)?.containerPort;
+  const listens = redisPort([...(redis.command ?? []), ...(redis.args ?? [])]);
+  if (podPort !== listens)
+    return { problem: `k8s: Service ${host} sends ${port} to ${target}, Redis listens on ${listens}` };
+  return { workload, container: redis, podPort, env };
+}
+
+/**
+ * Where the gateway keeps its rate limits. On Kubernetes its FLOTILLA_RATE_LIMIT_REDIS names a
+ * Service that sends the URL's port to the port a single, unpersisted, probed, non-root Redis
+ * listens on. In compose the URL comes from deploy/.env (empty: memory), and the value
+ * .env.example suggests names the compose Redis on its port. Both use the distributed profile's
+ * key prefix. `envExample` is deploy/.env.example's variables (see `loadEnvExample`).
+ */
+export function checkRateLimitStore(
+  objects: readonly K8sObject[],
+  compose: ComposeFile,
+  envExample: ReadonlyMap<string, string>,
+): string[] {
+  const problems: string[] = [];
+  const prefix = distributedEnv(gatewayName).get('FLOTILLA_RATE_LIMIT_PREFIX');
+  const store = rateLimitStore(objects);
+  if (store.problem !== undefined) problems.push(store.problem);
+  else {
+    const { workload, container, podPort, env } = store;
+    const name = workload.metadata.name;
+    const commandLine = [...(container.command ?? []), ...(container.args ?? [])];
+    if ((workload.spec?.replicas ?? 1) !== 1)
+      problems.push(
+        `k8s: ${name} runs ${workload.spec?.replicas} replicas that share nothing, so the buckets would split`,
+      );
+    if (!withoutPersistence(commandLine))
+      problems.push(`k8s: ${name} persists its data (give it --save "" and --appendonly no)`);
+    for (const [kind, probe] of [
+      ['livenessProbe', container.livenessProbe],
+      ['readinessProbe', container.readinessProbe],
+    ] as const) {
+      const tcp = probe?.tcpSocket?.port;
+      const probed =
+        typeof tcp === 'string' ? container.ports?.find((p) => p.name === tcp)?.containerPort : tcp;
+      const command = probe?.exec?.command ?? [];
+      const pinged = command[0] === 'redis-cli' && command.at(-1) === 'ping';
+      const pingPort = command.includes('-p') ? Number(command[command.indexOf('-p') + 1]) : 6379;
+      if (!(probed === podPort || (pinged && pingPort === podPort)))
+        problems.push(`k8s: ${name} has no ${kind} on port ${podPort} (tcpSocket or redis-cli ping)`);
+    }
+    for (const key of ['requests', 'limits'] as const)
+      if (!container.resources?.[key]?.cpu || !container.resources[key]?.memory)
+        problems.push(`k8s: ${name}: resources.${key} needs cpu and memory`);
+    const pod = workload.spec?.template?.spec.securityContext;
+    const user = container.securityContext?.runAsUser ?? pod?.runAsUser;
+    if (
+      (container.securityContext?.runAsNonRoot ?? pod?.runAsNonRoot) !== true ||
+      user === undefined ||
+      user === 0
+    )
+      problems.push(`k8s: ${name} may run as root (runAsNonRoot and a non-zero runAsUser)`);
+    if (container.securityContext?.allowPrivilegeEscalation !== false)
+      problems.push(`k8s: ${name} allows privilege escalation`);
+    if (env.get('FLOTILLA_RATE_LIMIT_PREFIX') !== prefix)
+      problems.push(
+        `k8s: the gateway's FLOTILLA_RATE_LIMIT_PREFIX is ${env.get('FLOTILLA_RATE_LIMIT_PREFIX')}, the distributed profile uses ${prefix}`,
+      );
+  }
+  const gateway = Object.values(compose.services).find((s) => composeServiceName(s) === gatewayName);
+  const env = gateway === undefined ? new Map<string, string>() : composeEnv(gateway);
+  const url = env.get('FLOTILLA_RATE_LIMIT_REDIS');
+  if (url === undefined || !/^\$\{FLOTILLA_RATE_LIMIT_REDIS:?-\}$/.test(url))
+    problems.push(
+      `compose: the gateway's FLOTILLA_RATE_LIMIT_REDIS is ${url}, not \${FLOTILLA_RATE_LIMIT_REDIS:-} (deploy/.env's value, memory when unset)`,
+    );
+  if (env.get('FLOTILLA_RATE_LIMIT_PREFIX') !== prefix)
+    problems.push(
+      `compose: the gateway's FLOTILLA_RATE_LIMIT_PREFIX is ${env.get('FLOTILLA_RATE_LIMIT_PREFIX')}, the distributed profile uses ${prefix}`,
+    );
+  const suggested = envExample.get('FLOTILLA_RATE_LIMIT_REDIS');
+  const parsed = suggested !== undefined && URL.canParse(suggested) ? new URL(suggested) : undefined;
+  const redis = parsed === undefined ? undefined : compose.services[parsed.hostname];
+  if (parsed === undefined || redis === undefined || !redis.image?.startsWith('redis:'))
+    problems.push(
+      `.env.example: FLOTILLA_RATE_LIMIT_REDIS=${suggested} does not name the compose service that runs Redis`,
+    );
+  else if (Number(parsed.port || 6379) !== redisPort(redis.command ?? []))
+    problems.push(
+      `.env.example: FLOTILLA_RATE_LIMIT_REDIS=${suggested} uses port ${parsed.port || 6379}, ${parsed.hostname} listens on ${redisPort(redis.command ?? [])}`,
+    );
   return problems;
 }
 

@@ -21,6 +21,25 @@ export function systemServices(): { name: string; entry: string }[] {
   }));
 }
 
+/**
+ * How many instances of service `name` `flotilla up --profile distributed` runs (its
+ * `instances`, else one), the shape the deployment artefacts take into containers.
+ */
+export function distributedInstances(name: string): number {
+  const override = system.profiles?.distributed?.services?.[name];
+  const service = system.services.find((s) => s.name === name);
+  return (
+    (override?.instances ?? (override?.port === undefined ? service?.instances : undefined))?.length ?? 1
+  );
+}
+
+/** The environment the distributed profile adds for service `name` (the profile's, then the service's). */
+export function distributedEnv(name: string): Map<string, string> {
+  const profile = system.profiles?.distributed;
+  const env = { ...profile?.env, ...profile?.services?.[name]?.env };
+  return new Map(Object.entries(env).map(([k, v]) => [k, String(v)]));
+}
+
 const read = (path: string) => readFileSync(join(repoRoot, path), 'utf8');
 
 /** The health paths a process serves: @flotilla/service's routes, or the gateway's own. */

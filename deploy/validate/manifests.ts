@@ -18,9 +18,18 @@ export interface LabelSelector {
   readonly matchExpressions?: readonly { key: string; operator: string; values?: readonly string[] }[];
 }
 
-/** A probe with an HTTP check. */
+/** A probe: an HTTP request, a TCP connection or a command. */
 export interface Probe {
   readonly httpGet?: { readonly path: string; readonly port: number | string };
+  readonly tcpSocket?: { readonly port: number | string };
+  readonly exec?: { readonly command: readonly string[] };
+}
+
+/** The security settings of a pod or a container (the fields the checks read). */
+export interface SecurityContext {
+  readonly runAsNonRoot?: boolean;
+  readonly runAsUser?: number;
+  readonly allowPrivilegeEscalation?: boolean;
 }
 
 /** One variable of a container's `env`. */
@@ -37,6 +46,8 @@ export interface EnvVar {
 export interface Container {
   readonly name: string;
   readonly image: string;
+  readonly command?: readonly string[];
+  readonly args?: readonly string[];
   readonly ports?: readonly { name?: string; containerPort: number }[];
   readonly env?: readonly EnvVar[];
   readonly envFrom?: readonly { configMapRef?: { name: string }; secretRef?: { name: string } }[];
@@ -44,6 +55,7 @@ export interface Container {
   readonly livenessProbe?: Probe;
   readonly readinessProbe?: Probe;
   readonly resources?: { readonly requests?: Labels; readonly limits?: Labels };
+  readonly securityContext?: SecurityContext;
 }
 
 /** A network policy peer. */
@@ -72,7 +84,10 @@ export interface K8sObject {
     readonly replicas?: number;
     readonly selector?: LabelSelector & Labels;
     readonly ports?: readonly { name?: string; port: number; targetPort?: number | string }[];
-    readonly template?: { metadata: { labels: Labels }; spec: { containers: readonly Container[] } };
+    readonly template?: {
+      metadata: { labels: Labels };
+      spec: { containers: readonly Container[]; securityContext?: SecurityContext };
+    };
     readonly podSelector?: LabelSelector;
     readonly policyTypes?: readonly string[];
     readonly ingress?: readonly PolicyRule[];
@@ -84,6 +99,7 @@ export interface K8sObject {
 export interface ComposeService {
   readonly build?: { context: string; dockerfile: string; args?: Labels };
   readonly image?: string;
+  readonly command?: readonly string[];
   readonly environment?: Readonly<Record<string, string | number>>;
   readonly ports?: readonly (string | { target: number; published?: string | number })[];
   readonly profiles?: readonly string[];
@@ -124,6 +140,15 @@ export function kustomizationResources(dir = join(deployDir, 'k8s')): string[] {
 export function loadCompose(file = join(deployDir, 'compose.yaml')): ComposeFile {
   const [doc] = parseYaml(readFileSync(file, 'utf8'), 'compose.yaml');
   return doc as ComposeFile;
+}
+
+/** The variables deploy/.env.example sets or suggests (`NAME=value` lines, commented out or not). */
+export function loadEnvExample(file = join(deployDir, '.env.example')): Map<string, string> {
+  return new Map(
+    [...readFileSync(file, 'utf8').matchAll(/^#?\s*([A-Z][A-Z0-9_]*)=(.*)$/gm)].map(
+      (m) => [m[1] as string, (m[2] as string).trim()] as const,
+    ),
+  );
 }
 
 /** deploy/docker/Dockerfile. */

@@ -65,6 +65,14 @@ export function canConnect(policies: readonly K8sObject[], from: Pod, to: Pod, p
   return allows(policies, from, 'Egress', to, port, to) && allows(policies, to, 'Ingress', from, port, to);
 }
 
+/**
+ * True when the ingress policies of `to` admit pod `from` on `port`, whatever `from`'s own egress
+ * allows: whom a pod lets in, including pods that no manifest here runs.
+ */
+export function admits(policies: readonly K8sObject[], to: Pod, from: Pod, port: number): boolean {
+  return allows(policies, to, 'Ingress', from, port, to);
+}
+
 /** True when something outside the namespace (a client on the internet) may reach `port` of `to`. */
 export function reachableFromOutside(policies: readonly K8sObject[], to: Pod, port: number): boolean {
   return allows(policies, to, 'Ingress', 'outside', port, to);
