@@ -2,7 +2,6 @@
 // Runs the test files (`*.test.ts`) of the given folders or files — every workspace and deploy/ when none is given —
 // with Node's built-in test runner, TypeScript loaded through tsx, and workspace packages
 // resolved to their sources through the `source` export condition (no build needed).
-// FLOTILLA_TEST_EXCLUDE: comma-separated folders or files (from the repository root) left out.
 import { spawn } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
@@ -27,15 +26,7 @@ const dirs =
   args.length > 0
     ? args.map((a) => resolve(a))
     : ['packages', 'apps', 'bench', 'deploy'].map((d) => join(root, d));
-const excluded = (process.env.FLOTILLA_TEST_EXCLUDE ?? '')
-  .split(',')
-  .map((p) => p.trim())
-  .filter((p) => p !== '')
-  .map((p) => resolve(root, p));
-const files = dirs
-  .flatMap((d) => (statSync(d).isDirectory() ? collect(d, []) : [d]))
-  .filter((f) => !excluded.some((e) => f === e || f.startsWith(`${e}/`)))
-  .sort();
+const files = dirs.flatMap((d) => (statSync(d).isDirectory() ? collect(d, []) : [d])).sort();
 if (files.length === 0) {
   console.error(`no test files under ${dirs.map((d) => relative(root, d) || '.').join(', ')}`);
   process.exit(1);
