@@ -66,8 +66,8 @@ export class Execution {
     private readonly row: InstanceRow,
     private readonly def: AnySagaDefinition,
     /**
-     * The instance was inserted, leased to this runner, by `start()` in a transaction that may
-     * not have committed yet: the first write must make sure it did (PostgreSQL waits for it).
+     * The instance was inserted, leased to this runner, by `start()` in a transaction not known
+     * to have committed: the first write must make sure it did (PostgreSQL waits for it).
      */
     private unconfirmed: boolean,
   ) {
@@ -552,8 +552,9 @@ export class Execution {
   }
 
   /**
-   * Runs `fn` in a store transaction. The first transaction of a saga started in this process
-   * first makes sure the start committed: on PostgreSQL by waiting for the starting transaction
+   * Runs `fn` in a store transaction. The first transaction of a saga started in this process,
+   * when the store did not report the start committed (`unconfirmed`), first makes sure it
+   * did: on PostgreSQL by waiting for the starting transaction
    * (see `awaitStartCommitted`); on SQLite the store's one connection already ran it to its end,
    * and the fenced checkpoint write fails if it rolled back.
    */

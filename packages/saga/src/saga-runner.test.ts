@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
+import { createRequire } from 'node:module';
 import { describe, it } from 'node:test';
 import { sql } from 'kysely';
 import { defineSaga } from './define-saga.js';
+import { SagaNotFoundError } from './errors.js';
 import {
   dialects,
   drive,
@@ -64,6 +66,24 @@ function describeEvent(e: SagaEvent): string {
     default:
       return e.type;
   }
+}
+
+/** Records the text of every statement sent through `pg` until the test ends. */
+function recordPgStatements(t: { after(fn: () => unknown): void }): string[] {
+  const pg = createRequire(import.meta.url)('pg') as {
+    Client: { prototype: { query: (...args: unknown[]) => unknown } };
+  };
+  const original = pg.Client.prototype.query;
+  const sent: string[] = [];
+  pg.Client.prototype.query = function recorded(this: unknown, ...args: unknown[]) {
+    const text = typeof args[0] === 'string' ? args[0] : (args[0] as { text?: string } | null)?.text;
+    if (text !== undefined) sent.push(text);
+    return original.apply(this, args);
+  };
+  t.after(() => {
+    pg.Client.prototype.query = original;
+  });
+  return sent;
 }
 
 async function orderStatus(store: { db: unknown }, id: string): Promise<string | undefined> {
@@ -184,6 +204,125 @@ for (const { dialect, skip } of dialects) {
       assert.equal(await drive(clock, runner.settled(id)), 'completed');
       assert.equal((await runner.list()).items.length, 1);
       assert.deepEqual(await p.effects('o-4'), []);
+    });
+
+    it('runs a saga started here once its transaction commits, seeing what it wrote, without a statement waiting for it', async (t) => {
+      const store = await testStore<ShopDb>(t, dialect, 'order', orderMigrations);
+      const seen: (string | undefined)[] = [];
+      const saga = defineSaga<{ orderId: string }, ShopDb>('after-commit', { version: 1 })
+        .step('look', {
+          kind: 'retriable',
+          local: async (tx, ctx) => {
+            const row = await tx
+              .selectFrom('orders')
+              .select('status')
+              .where('id', '=', ctx.orderId)
+              .executeTakeFirst();
+            seen.push(row?.status);
+          },
+        })
+        .step('mark', {
+          kind: 'retriable',
+          local: async (tx, ctx) => {
+            await tx.updateTable('orders').set({ status: 'MARKED' }).where('id', '=', ctx.orderId).execute();
+          },
+        });
+      const { runner, clock } = testRunner(t, store, { sagas: [saga] });
+      await runner.run();
+      const sent = recordPgStatements(t);
+      const gates = () => sent.filter((s) => /do update set epoch/.test(s)).length;
+      // The order row is written after start(), and the commit comes a while later.
+      const startLate = async (
+        tx: Parameters<Parameters<typeof store.transaction>[0]>[0],
+        orderId: string,
+      ) => {
+        const id = await runner.start(tx, saga, { orderId }, { id: orderId });
+        await new Promise((resolve) => setTimeout(resolve, 30));
+        await tx.insertInto('orders').values({ id: orderId, status: 'PENDING' }).execute();
+        return id;
+      };
+      const first = await store.transaction((tx) => startLate(tx, 'o-1'));
+      assert.equal(await drive(clock, runner.settled(first)), 'completed');
+      assert.deepEqual(seen, ['PENDING']);
+      assert.equal(await orderStatus(store, 'o-1'), 'MARKED');
+      assert.deepEqual(
+        (await runner.get(first)).timeline.map((a) => `${a.step}:${a.attempt}:${a.outcome}`),
+        ['look:1:ok', 'mark:1:ok'],
+      );
+      if (dialect === 'postgres') {
+        assert.equal(gates(), 0);
+        // The start's insert and order insert, then the two steps and one checkpoint (the get's
+        // read after); claims the runner makes meanwhile left out.
+        const steps = sent.filter(
+          (s) => !/^(begin|commit|rollback)/i.test(s.trim()) && !/epoch \+ 1/.test(s),
+        );
+        assert.deepEqual(
+          steps.slice(0, 5).map((s) => s.trim().split(/\s+/).slice(0, 2).join(' ')),
+          [
+            'insert into',
+            'insert into',
+            'select "status"',
+            'update "orders"',
+            'update flotilla_saga_instances',
+          ],
+        );
+      }
+      // A transaction the store cannot report on (begun through Kysely): the saga's first
+      // transaction waits for it on PostgreSQL, and still sees the order.
+      const second = await store.db.transaction().execute((tx) => startLate(tx, 'o-2'));
+      assert.equal(await drive(clock, runner.settled(second)), 'completed');
+      assert.deepEqual(seen, ['PENDING', 'PENDING']);
+      if (dialect === 'postgres') assert.equal(gates(), 1);
+      // A start that rolls back leaves nothing, and the runner does not know it.
+      await assert.rejects(
+        store.transaction(async (tx) => {
+          await startLate(tx, 'o-3');
+          throw new Error('the order was invalid');
+        }),
+        /the order was invalid/,
+      );
+      const outcome = await drive(
+        clock,
+        runner.settled('o-3').then(
+          (state) => state,
+          (err: unknown) => err,
+        ),
+      );
+      assert.ok(outcome instanceof SagaNotFoundError);
+      assert.equal(await orderStatus(store, 'o-3'), undefined);
+      assert.equal((await runner.list()).items.length, 2);
+    });
+
+    it('gives back the lease of a saga whose start commits after the runner closed', async (t) => {
+      const store = await testStore<ShopDb>(t, dialect, 'order', orderMigrations);
+      const saga = defineSaga<{ orderId: string }, ShopDb>('late', { version: 1 }).step('mark', {
+        kind: 'retriable',
+        local: async (tx, ctx) => {
+          await tx.updateTable('orders').set({ status: 'MARKED' }).where('id', '=', ctx.orderId).execute();
+        },
+      });
+      const { runner } = testRunner(t, store, { sagas: [saga] });
+      await runner.run();
+      await store.transaction(async (tx) => {
+        await runner.start(tx, saga, { orderId: 'o-1' }, { id: 'o-1' });
+        await runner.close();
+        await tx.insertInto('orders').values({ id: 'o-1', status: 'PENDING' }).execute();
+      });
+      const lease = async () =>
+        (
+          await sql<{
+            lease_owner: string | null;
+          }>`select lease_owner from flotilla_saga_instances where id = 'o-1'`.execute(store.db)
+        ).rows[0]?.lease_owner;
+      for (let i = 0; i < 100 && (await lease()) !== null; i++)
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      assert.equal(await lease(), null);
+      // Not run by the closed runner; a new one takes it at once.
+      assert.equal(await orderStatus(store, 'o-1'), 'PENDING');
+      const next = testRunner(t, store, { sagas: [saga] });
+      await next.runner.run();
+      assert.equal(await drive(next.clock, next.runner.settled('o-1')), 'completed');
+      assert.equal(await orderStatus(store, 'o-1'), 'MARKED');
     });
   });
 }

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { AnyEventContract, EventEnvelope } from '@flotilla/events';
 import type { Disposable, TimerHandle } from '@flotilla/resilience';
-import type { Store, Tx } from '@flotilla/store';
+import { onTransactionEnd, type Store, type Tx } from '@flotilla/store';
 import type { AnySagaDefinition, SagaDefinition } from './define-saga.js';
 import type { Engine, ResolvedRunnerOptions } from './engine.js';
 import { SagaNotFoundError, SagaStateError, UnknownSagaError } from './errors.js';
@@ -25,6 +25,7 @@ import {
   insertInstance,
   oldestDue,
   readInstance,
+  releaseLease,
   releaseOwnLeases,
   resolveStuck,
   reviveStuck,
@@ -138,7 +139,10 @@ class Runner<DB> implements SagaRunner<DB>, Engine {
   private readonly keys: DefinitionKey[] = [];
   private readonly controller = new AbortController();
   private readonly active = new Map<string, Promise<void>>();
-  private readonly local: InstanceRow[] = [];
+  /** Started here, waiting for a free slot; `unconfirmed` as in `Execution`. */
+  private readonly local: { row: InstanceRow; unconfirmed: boolean }[] = [];
+  /** Started here, leased to this runner, in transactions that have not ended yet. */
+  private readonly pending = new Set<string>();
   private listeners: ((event: SagaEvent) => void)[] = [];
   private readonly waiters = new Map<string, Set<() => void>>();
   private readonly recent = new Map<string, SagaState>();
@@ -252,7 +256,13 @@ class Runner<DB> implements SagaRunner<DB>, Engine {
     if (!created) return id;
     this.metrics?.started.inc({ saga: def.name });
     this.emit({ type: 'started', sagaId: id, saga: def.name });
-    if (leased) this.runLocal(row);
+    if (leased) {
+      // It runs once `tx` has committed, so its first transaction sees what `tx` wrote without
+      // waiting for it. A transaction the store cannot report on is waited for by that first
+      // transaction instead (see `Execution`), and so is one whose commit failed: it may have committed.
+      if (onTransactionEnd(tx, (committed) => this.startEnded(row, committed))) this.pending.add(id);
+      else this.runLocal(row, true);
+    }
     return id;
   }
 
@@ -351,7 +361,7 @@ class Runner<DB> implements SagaRunner<DB>, Engine {
       const known = this.recent.get(id);
       if (known !== undefined) return known;
       // A saga this runner executes reports its end; any other is read (and polled).
-      if (!this.active.has(id) && !this.local.some((r) => r.id === id)) {
+      if (!this.active.has(id) && !this.pending.has(id) && !this.local.some((l) => l.row.id === id)) {
         const row = await readInstance(this.db, id);
         if (row === undefined) throw new SagaNotFoundError(id);
         const state = row.state as SagaState;
@@ -383,9 +393,18 @@ class Runner<DB> implements SagaRunner<DB>, Engine {
 
   // ---- scheduling ----
 
-  private runLocal(row: InstanceRow): void {
-    if (this.active.size < this.o.concurrency) this.launch(row, true);
-    else this.local.push(row);
+  /** The transaction that started `row` here has ended. */
+  private startEnded(row: InstanceRow, committed: boolean): void {
+    this.pending.delete(row.id);
+    if (!this.signal.aborted) this.runLocal(row, !committed);
+    // Closed meanwhile: the lease goes back (fenced), so any runner claims the saga at once. If
+    // that fails too (the store closed), the lease runs out.
+    else if (committed) void releaseLease(this.db, row.id, row.epoch, this.owner).catch(() => undefined);
+  }
+
+  private runLocal(row: InstanceRow, unconfirmed: boolean): void {
+    if (this.active.size < this.o.concurrency) this.launch(row, unconfirmed);
+    else this.local.push({ row, unconfirmed });
   }
 
   private launch(row: InstanceRow, unconfirmed: boolean): void {
@@ -410,9 +429,9 @@ class Runner<DB> implements SagaRunner<DB>, Engine {
     if (this.shutdown !== undefined) return;
     const now = this.o.now();
     while (this.active.size < this.o.concurrency && this.local.length > 0) {
-      const row = this.local.shift() as InstanceRow;
+      const { row, unconfirmed } = this.local.shift() as { row: InstanceRow; unconfirmed: boolean };
       // A queued start whose lease ran out is left to the claim (any runner may have it by now).
-      if (row.lease_until - this.o.leaseMs / 2 > now) this.launch(row, true);
+      if (row.lease_until - this.o.leaseMs / 2 > now) this.launch(row, unconfirmed);
     }
     if (this.starved) {
       this.starved = false;

@@ -13,6 +13,7 @@ export type { StoreLogger } from './logger.js';
 export type { Migration, MigrationSql, MigrationState, MigrationStatus } from './migration.js';
 export { MIGRATIONS_TABLE, type MigrateResult } from './migrator.js';
 export {
+  onTransactionEnd,
   openStore,
   type Store,
   type StoreCallOptions,

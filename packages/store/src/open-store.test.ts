@@ -10,7 +10,7 @@ import {
 } from './errors.js';
 import { deferred, dialectEnvironment, dialects, recordingLogger } from './fixtures/dialects.js';
 import type { Migration } from './migration.js';
-import { openStore } from './open-store.js';
+import { onTransactionEnd, openStore } from './open-store.js';
 
 interface ShopDb {
   orders: { id: string; total_cents: number };
@@ -139,6 +139,65 @@ for (const { dialect, skip } of await dialects()) {
       );
       assert.equal(secondInsert, reason);
       assert.deepEqual(await store.db.selectFrom('orders').selectAll().execute(), []);
+    });
+
+    it('tells end listeners whether the transaction committed, before the caller resumes', async (t) => {
+      const logger = recordingLogger();
+      const store = await env.open<ShopDb>(t, { service: 'orders', url: env.freshUrl(), migrations, logger });
+      const seen: string[] = [];
+      let handle: object | undefined;
+      await store.transaction(async (tx) => {
+        handle = tx;
+        await tx.insertInto('orders').values({ id: 'o-1', total_cents: 100 }).execute();
+        assert.equal(
+          onTransactionEnd(tx, (committed) => seen.push(`first ${committed}`)),
+          true,
+        );
+        onTransactionEnd(tx, (committed) => {
+          // The commit is visible to others when the listener runs.
+          void store.db
+            .selectFrom('orders')
+            .selectAll()
+            .execute()
+            .then((rows) => seen.push(`rows ${rows.length}`));
+          seen.push(`second ${committed}`);
+          throw new Error('a listener failure does not reach the caller');
+        });
+      });
+      assert.deepEqual(seen, ['first true', 'second true']);
+      assert.deepEqual(
+        logger.entries.filter((e) => e.level === 'error').map((e) => e.msg),
+        ['a transaction end listener threw'],
+      );
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      assert.deepEqual(seen, ['first true', 'second true', 'rows 1']);
+      // Ended: a late listener is refused and never called.
+      assert.equal(
+        onTransactionEnd(handle as object, () => seen.push('late')),
+        false,
+      );
+      await assert.rejects(
+        store.transaction(
+          async (tx) => {
+            onTransactionEnd(tx, (committed) => seen.push(`rolled back ${committed}`));
+            throw new Error('declined');
+          },
+          { signal: new AbortController().signal },
+        ),
+        /declined/,
+      );
+      assert.equal(seen.at(-1), 'rolled back false');
+      assert.equal(
+        onTransactionEnd({}, () => seen.push('unknown')),
+        false,
+      );
+      await store.db.transaction().execute(async (tx) => {
+        assert.equal(
+          onTransactionEnd(tx, () => seen.push('kysely')),
+          false,
+        );
+      });
+      assert.equal(seen.length, 4);
     });
 
     it('does not start a transaction when the signal has already aborted', async (t) => {

@@ -223,12 +223,37 @@ interface MigrationSetup {
   readonly now: () => number;
 }
 
+/** The end listeners of the transactions `store.transaction` runs, by the handle it handed out. */
+const transactionEnds = new WeakMap<object, ((committed: boolean) => void)[]>();
+
+/**
+ * Calls `listener` once the transaction `tx` has ended: with `true` after it committed, `false`
+ * after it rolled back or its COMMIT failed (it may then have committed or not). The listeners
+ * run, in the order they were added, before the caller of `store.transaction` resumes. Returns
+ * `false`, and never calls `listener`, when `tx` is not the handle `store.transaction(fn)` gave
+ * `fn` (one derived from it with `withPlugin`, or a transaction Kysely began directly), or when
+ * that transaction has ended already.
+ *
+ * @example
+ * await store.transaction(async (tx) => {
+ *   await tx.insertInto('orders').values(order).execute();
+ *   onTransactionEnd(tx, (committed) => committed && queue.push(order.id));
+ * });
+ */
+export function onTransactionEnd(tx: object, listener: (committed: boolean) => void): boolean {
+  const listeners = transactionEnds.get(tx);
+  if (listeners === undefined) return false;
+  listeners.push(listener);
+  return true;
+}
+
 class ServiceStore<DB> implements Store<DB> {
   readonly db: Kysely<DB>;
   private closing: Promise<void> | undefined;
   private closed = false;
   private readonly running = new Set<Promise<unknown>>();
   private readonly migrator: MigratorContext;
+  private readonly logger: StoreLogger;
 
   constructor(
     readonly service: string,
@@ -238,6 +263,7 @@ class ServiceStore<DB> implements Store<DB> {
     private readonly claim: DatabaseClaim | undefined,
     setup: MigrationSetup,
   ) {
+    this.logger = setup.logger;
     this.db = kysely.withPlugin(
       guardPlugin(
         () => this.closed,
@@ -257,17 +283,34 @@ class ServiceStore<DB> implements Store<DB> {
     const { signal } = options;
     if (this.closing !== undefined) return Promise.reject(new StoreClosedError(this.service, 'transaction'));
     if (signal?.aborted) return Promise.reject(signal.reason);
+    let handed: Tx<DB> | undefined;
     const run = this.db.transaction().execute(async (tx) => {
-      const result = await fn(signal === undefined ? tx : tx.withPlugin(abortPlugin(signal)));
+      handed = signal === undefined ? tx : tx.withPlugin(abortPlugin(signal));
+      transactionEnds.set(handed, []);
+      const result = await fn(handed);
       // Work that swallowed the abort still must not commit.
       signal?.throwIfAborted();
       return result;
     });
     this.running.add(run);
-    const forget = (): void => {
+    // Attached before the caller gets `run`, so the listeners run before the caller resumes.
+    const end = (committed: boolean): void => {
       this.running.delete(run);
+      if (handed === undefined) return;
+      const listeners = transactionEnds.get(handed) ?? [];
+      transactionEnds.delete(handed);
+      for (const listener of listeners) {
+        try {
+          listener(committed);
+        } catch (err) {
+          this.logger.error({ err, service: this.service }, 'a transaction end listener threw');
+        }
+      }
     };
-    run.then(forget, forget);
+    run.then(
+      () => end(true),
+      () => end(false),
+    );
     return run;
   }
 
