@@ -11,6 +11,7 @@ import {
   isNetworkFault,
   seededRandom,
 } from './chaos-schedule.js';
+import { SystemStartError } from './errors.js';
 import { freePortCopy } from './free-port-copy.js';
 import { mapEnvValues } from './infra-env.js';
 import { ChaosInfraError } from './infra-errors.js';
@@ -220,16 +221,27 @@ export async function runChaos<H>(
       : undefined;
     // startSystem checks that the namespaces exist and that `ip` runs them (root, Linux).
     if (namespaces.length > 0) partitions = namespacePartitions(findIp() ?? 'ip', namespaces);
-    running = await startSystem(target, {
-      ...(options.profile === undefined ? {} : { profile: options.profile }),
-      ...(tmp === undefined ? {} : { controlPort: 0 }),
-      write: options.write ?? (() => {}),
-      colour: false,
-      pretty: false,
-      env: options.env ?? process.env,
-      probeIntervalMs: 250,
-      ...(options.signal === undefined ? {} : { signal: options.signal }),
-    });
+    for (let attempt = 1; ; attempt++) {
+      try {
+        running = await startSystem(target, {
+          ...(options.profile === undefined ? {} : { profile: options.profile }),
+          ...(tmp === undefined ? {} : { controlPort: 0 }),
+          write: options.write ?? (() => {}),
+          colour: false,
+          pretty: false,
+          env: options.env ?? process.env,
+          probeIntervalMs: 250,
+          ...(options.signal === undefined ? {} : { signal: options.signal }),
+        });
+        break;
+      } catch (err) {
+        // A port picked free a moment ago can be taken by another program before the start
+        // checks it (nothing has started then): pick the copy's ports again.
+        const portTaken = err instanceof SystemStartError && err.reason === 'port-in-use';
+        if (tmp === undefined || !portTaken || attempt >= 3) throw err;
+        target = await freePortCopy(target, join(tmp, 'data'));
+      }
+    }
     if (options.onEvent !== undefined) running.control.onEvent(options.onEvent);
     const urls = Object.fromEntries(
       running.plan.services.map((s) => [s.name, s.instances.map((i) => i.url)]),

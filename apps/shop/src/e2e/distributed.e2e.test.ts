@@ -70,12 +70,14 @@ describe('the shop, distributed', { skip: skip ?? false }, () => {
     assert.equal(gateways.length, 2);
     // POST /api/login allows 20/s with a burst of 40 per consumer (here the address 127.0.0.1).
     // 100 attempts at once, half to each gateway: with a bucket per instance about 80 would
-    // pass; with the shared bucket about 40 (plus what refills while they are answered).
+    // pass; with the shared bucket about 40 (plus what refills while they are answered). The
+    // body lacks the credentials, so what passes is refused by legacy's validation at once
+    // instead of costing a password hash each.
     const attempts = Array.from({ length: 100 }, (_, i) =>
       fetch(`${gateways[i % 2]}/api/login`, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ email: `nobody-${i}@example.com`, password: 'not-a-password' }),
+        body: JSON.stringify({ attempt: i }),
       }).then(async (res) => ({
         gateway: i % 2,
         status: res.status,
@@ -89,7 +91,7 @@ describe('the shop, distributed', { skip: skip ?? false }, () => {
     const passed = answers.filter((a) => a.status !== 429);
     const limited = answers.filter((a) => a.status === 429);
     const summary = `${passed.length} passed (${passed.map((a) => a.status).join(',')}), ${limited.length} limited, in ${seconds.toFixed(2)} s`;
-    for (const a of passed) assert.equal(a.status, 401, summary);
+    for (const a of passed) assert.equal(a.status, 400, summary);
     assert.ok(passed.length >= 30, summary);
     assert.ok(passed.length <= 40 + Math.ceil(20 * seconds) + 1, summary);
     assert.ok(passed.length < 80, summary);
