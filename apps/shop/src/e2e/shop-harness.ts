@@ -29,6 +29,7 @@ import {
   type ServiceDefinition,
   type ServiceOverride,
   type SystemDefinition,
+  SystemStartError,
   startSystem,
   validateSystem,
 } from 'flotilla';
@@ -292,7 +293,27 @@ export async function startShop(options: StartShopOptions): Promise<Shop> {
       // Named while the definition is rewritten: read them when cleaning up.
       cleanups.push(() => dropDatabases(Object.values(named)));
     }
-    const definition = await rewrite(system.definition, { dataDir: join(tmp, 'data'), env, distributed });
+    // Ports picked free a moment ago may be taken by another test before the start checks
+    // them (nothing has started then): pick them again, up to three times.
+    for (let attempt = 1; ; attempt++) {
+      const definition = await rewrite(system.definition, { dataDir: join(tmp, 'data'), env, distributed });
+      try {
+        running = await startRewritten(definition);
+        break;
+      } catch (err) {
+        if (!(err instanceof SystemStartError && err.reason === 'port-in-use') || attempt >= 3) throw err;
+      }
+    }
+  } catch (err) {
+    await cleanup().catch(() => {});
+    throw new Error(`the shop (${mode}) did not start: ${String(err)}\n--- output ---\n${log.text(200)}`, {
+      cause: err,
+    });
+  }
+  cleanups.push(() => running.stop());
+
+  /** Validates the rewritten definition, checks it runs the sources, and starts it. */
+  async function startRewritten(definition: SystemDefinition): Promise<RunningSystem> {
     const rewritten = validateSystem(definition, {
       baseDir: system.baseDir,
       ...(system.file === undefined ? {} : { file: system.file }),
@@ -314,7 +335,7 @@ export async function startShop(options: StartShopOptions): Promise<Shop> {
     const inherited: Record<string, string | undefined> = { ...process.env, FLOTILLA_SHOP_FROM_SOURCE: '1' };
     // The test runner's own marker must not reach the services.
     delete inherited.NODE_TEST_CONTEXT;
-    running = await startSystem(rewritten, {
+    return startSystem(rewritten, {
       ...(mode === 'distributed' ? { profile: 'distributed' } : {}),
       controlPort: 0,
       write: log.write,
@@ -324,13 +345,7 @@ export async function startShop(options: StartShopOptions): Promise<Shop> {
       probeIntervalMs: 200,
       faultProxies: options.faultProxies === true,
     });
-  } catch (err) {
-    await cleanup().catch(() => {});
-    throw new Error(`the shop (${mode}) did not start: ${String(err)}\n--- output ---\n${log.text(200)}`, {
-      cause: err,
-    });
   }
-  cleanups.push(() => running.stop());
 
   const urlsOf = (service: string): readonly string[] => {
     const planned = running.plan.services.find((s) => s.name === service);
