@@ -26,6 +26,13 @@ export {
   SagaStateError,
   UnknownSagaError,
 } from './errors.js';
+export {
+  type IdempotencyPruner,
+  type IdempotencyPrunerOptions,
+  idempotencyPruner,
+  type PruneIdempotencyKeysOptions,
+  pruneIdempotencyKeys,
+} from './idempotency-pruner.js';
 export { type IdempotentOptions, idempotent } from './idempotent.js';
 export type { SagaLogger } from './logger.js';
 export {

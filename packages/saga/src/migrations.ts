@@ -123,7 +123,9 @@ export const sagaMigrations: readonly Migration[] = Object.freeze([
 ] satisfies Migration[]);
 
 /**
- * The table `idempotent()` keeps in a participant's own database: `flotilla_saga_idempotency`.
+ * The table `idempotent()` keeps in a participant's own database: `flotilla_saga_idempotency`,
+ * and (`flotilla_saga_idempotency_0002`) its index on `created_at`, which `pruneIdempotencyKeys`
+ * and `idempotencyPruner` use to find expired keys without scanning the table.
  *
  * @example
  * const store = await openStore({ service: 'payment', migrations: [...paymentMigrations, ...idempotencyMigrations] });
@@ -137,5 +139,10 @@ export const idempotencyMigrations: readonly Migration[] = Object.freeze([
       postgres:
         'create table flotilla_saga_idempotency (key text primary key, result text, created_at bigint not null)',
     },
+  },
+  {
+    id: 'flotilla_saga_idempotency_0002',
+    // The same statement on SQLite and PostgreSQL (as the instances' indexes above).
+    up: 'create index flotilla_saga_idempotency_by_time on flotilla_saga_idempotency (created_at)',
   },
 ] satisfies Migration[]);

@@ -51,7 +51,8 @@ export function settle<T>(outcome: Outcome<T>): T {
  * Runs `command` at most once per (`scope`, `key`) in one transaction of `store`: its effects,
  * the key and its outcome commit together. A repeat returns the stored outcome without running
  * it; a repeat whose `request` differs is 422 `IDEMPOTENCY_KEY_REUSED`. A command that throws
- * rolls back and records nothing (the next try runs it again).
+ * rolls back and records nothing (the next try runs it again). `now` stamps the key (the
+ * service's clock, which its idempotency-key pruner compares against).
  */
 export async function idempotentCommand<T, DB>(
   store: Store<DB>,
@@ -59,13 +60,16 @@ export async function idempotentCommand<T, DB>(
   key: string,
   request: unknown,
   command: (tx: Tx<DB>) => Promise<Outcome<T>>,
+  now: () => number = Date.now,
 ): Promise<T> {
   const fingerprint = fingerprintOf(request);
   const stored = await store.transaction((tx) =>
-    idempotent<Stored<T>, DB>(tx, `${scope} ${key}`, async (inner) => ({
-      fingerprint,
-      outcome: await command(inner),
-    })),
+    idempotent<Stored<T>, DB>(
+      tx,
+      `${scope} ${key}`,
+      async (inner) => ({ fingerprint, outcome: await command(inner) }),
+      { now },
+    ),
   );
   if (stored.fingerprint !== fingerprint) throw keyReused(key);
   return settle(stored.outcome);

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { manualClock } from '@flotilla/resilience';
+import { sql } from 'kysely';
 import { startInventory } from './inventory.test-helpers.js';
 
 const TTL_MS = 60_000;
@@ -63,5 +64,43 @@ describe('reservation expiry', () => {
     await inv.svc.deps.expiry.idle();
     assert.equal((await inv.call('GET', `/reservations/${fresh.reservationId}`)).body.status, 'EXPIRED');
     assert.deepEqual(await level(), { sku: 'COF-004', available: before.available - 2, reserved: 0 });
+  });
+});
+
+describe('idempotency key retention', () => {
+  it('prunes Idempotency-Keys older than SHOP_IDEMPOTENCY_RETENTION_MS on the clock', async (t) => {
+    const HOUR = 3_600_000;
+    // idempotentCommand() records keys at Date.now(): the clock starts there.
+    const clock = manualClock(Date.now());
+    const inv = await startInventory({
+      clock,
+      now: () => clock.now(),
+      env: { SHOP_IDEMPOTENCY_RETENTION_MS: String(HOUR) },
+    });
+    t.after(() => inv.close());
+    const key = randomUUID();
+    const body = { orderId: randomUUID(), items: [{ sku: 'COF-004', quantity: 1 }] };
+    const stored = async () =>
+      (
+        await sql<{
+          n: number;
+        }>`select count(*) as n from flotilla_saga_idempotency where key like ${`%${key}`}`.execute(
+          inv.svc.deps.store.db,
+        )
+      ).rows.map((r) => Number(r.n))[0];
+    const first = await inv.call('POST', '/reservations', { body, key });
+    assert.equal(first.status, 201);
+
+    // The first prune, an hour later: the key is exactly as old as the retention and stays.
+    await clock.advance(HOUR);
+    await inv.svc.deps.idempotencyKeys.idle();
+    assert.equal(await stored(), 1);
+    const repeat = await inv.call('POST', '/reservations', { body, key });
+    assert.equal(repeat.body.reservationId, first.body.reservationId);
+
+    // The next prune finds it older than the retention.
+    await clock.advance(HOUR);
+    await inv.svc.deps.idempotencyKeys.idle();
+    assert.equal(await stored(), 0);
   });
 });

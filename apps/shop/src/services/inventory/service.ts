@@ -5,7 +5,8 @@
  * CONFIRMED, no expiry) and COMMITTED when the shipment is created (the stock leaves); a release
  * or an expiry (a job, every INVENTORY_EXPIRY_INTERVAL_MS, for PENDING reservations older than
  * INVENTORY_RESERVATION_TTL_MS) gives the stock back. For every SKU, always:
- * initial = available + reserved + committed.
+ * initial = available + reserved + committed. Idempotency keys are kept
+ * SHOP_IDEMPOTENCY_RETENTION_MS (default 7 days), then pruned (every hour).
  *
  * Routes (service token required; errors in the standard shape; bad input → 400 VALIDATION_FAILED):
  * - `POST /reservations` {orderId, customerId?, items:[{sku, quantity}]}, header Idempotency-Key
@@ -28,7 +29,7 @@
  */
 import type { EventBus } from '@flotilla/events';
 import { type Clock, systemClock } from '@flotilla/resilience';
-import { idempotencyMigrations } from '@flotilla/saga';
+import { type IdempotencyPruner, idempotencyMigrations, idempotencyPruner } from '@flotilla/saga';
 import { defineService, type Service } from '@flotilla/service';
 import type { Store } from '@flotilla/store';
 import { z } from 'zod';
@@ -64,6 +65,15 @@ export const inventoryConfig = z.object({
   INVENTORY_EXPIRY_INTERVAL_MS: z.coerce.number().int().min(50).default(5000),
   /** Reservations expired per transaction. */
   INVENTORY_EXPIRY_BATCH_SIZE: z.coerce.number().int().min(1).max(10_000).default(100),
+  /**
+   * How long an Idempotency-Key and its response are kept, in ms (at least 1 hour; pruned every
+   * hour). Keep it above the longest an order saga may still retry or compensate a reservation.
+   */
+  SHOP_IDEMPOTENCY_RETENTION_MS: z.coerce
+    .number()
+    .int()
+    .min(3_600_000)
+    .default(7 * 24 * 3_600_000),
 });
 
 /** What the inventory service's handlers use. */
@@ -71,13 +81,15 @@ export interface InventoryDeps {
   readonly store: Store<InventoryDb>;
   readonly bus: EventBus<InventoryDb>;
   readonly expiry: ExpiryJob;
+  /** Prunes expired idempotency keys (SHOP_IDEMPOTENCY_RETENTION_MS). */
+  readonly idempotencyKeys: IdempotencyPruner;
   readonly now: () => number;
   readonly ttlMs: number;
 }
 
 /** Options of {@link createInventoryService} (tests). */
 export interface InventoryServiceOptions {
-  /** Schedules the expiry job. @default systemClock */
+  /** Schedules the expiry job and the pruning of idempotency keys. @default systemClock */
   readonly clock?: Clock;
   /** Wall clock, epoch ms (expiry times). @default Date.now */
   readonly now?: () => number;
@@ -107,7 +119,18 @@ export function createInventoryService(options: InventoryServiceOptions = {}): S
         log: ctx.log,
       });
       ctx.onClose(() => expiry.close());
-      return { store, bus, expiry, now, ttlMs: ctx.config.INVENTORY_RESERVATION_TTL_MS };
+      const idempotencyKeys = idempotencyPruner({
+        store,
+        retentionMs: ctx.config.SHOP_IDEMPOTENCY_RETENTION_MS,
+        clock,
+        now,
+        logger: ctx.log,
+      });
+      ctx.onClose(() => {
+        idempotencyKeys.dispose();
+        return idempotencyKeys.idle();
+      });
+      return { store, bus, expiry, now, ttlMs: ctx.config.INVENTORY_RESERVATION_TTL_MS, idempotencyKeys };
     },
   })
     .route({
@@ -124,6 +147,7 @@ export function createInventoryService(options: InventoryServiceOptions = {}): S
           requireIdempotencyKey(idempotencyKey),
           body,
           (tx) => reserve(tx, body, { now: deps.now(), ttlMs: deps.ttlMs }),
+          deps.now,
         ),
     })
     .route({
@@ -141,6 +165,7 @@ export function createInventoryService(options: InventoryServiceOptions = {}): S
               requireIdempotencyKey(idempotencyKey),
               params,
               (tx) => release(tx, params.id, deps.now()),
+              deps.now,
             ),
     })
     .route({
@@ -158,6 +183,7 @@ export function createInventoryService(options: InventoryServiceOptions = {}): S
               requireIdempotencyKey(idempotencyKey),
               params,
               (tx) => commit(tx, params.id, deps.now()),
+              deps.now,
             ),
     })
     .route({

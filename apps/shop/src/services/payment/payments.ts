@@ -77,45 +77,52 @@ export async function charge(
       options.signal === undefined ? {} : { signal: options.signal },
     ),
   );
-  return idempotentCommand(deps.store, CHARGE, key, request, async (tx): Promise<Outcome<Captured>> => {
-    const at = deps.now();
-    const id = randomUUID();
-    const declined = decision.outcome === 'declined';
-    await tx
-      .insertInto('payments')
-      .values({
-        id,
-        order_id: request.orderId,
-        customer_id: request.customerId,
-        amount_minor: request.amountMinor,
-        currency: request.currency,
-        status: declined ? 'DECLINED' : 'CAPTURED',
-        refunded_minor: 0,
-        decline_reason: declined ? decision.reason : null,
-        idempotency_key: key,
-        created_at: at,
-        updated_at: at,
-      })
-      .execute();
-    if (declined)
+  return idempotentCommand(
+    deps.store,
+    CHARGE,
+    key,
+    request,
+    async (tx): Promise<Outcome<Captured>> => {
+      const at = deps.now();
+      const id = randomUUID();
+      const declined = decision.outcome === 'declined';
+      await tx
+        .insertInto('payments')
+        .values({
+          id,
+          order_id: request.orderId,
+          customer_id: request.customerId,
+          amount_minor: request.amountMinor,
+          currency: request.currency,
+          status: declined ? 'DECLINED' : 'CAPTURED',
+          refunded_minor: 0,
+          decline_reason: declined ? decision.reason : null,
+          idempotency_key: key,
+          created_at: at,
+          updated_at: at,
+        })
+        .execute();
+      if (declined)
+        return {
+          ok: false,
+          status: 402,
+          code: 'PAYMENT_DECLINED',
+          message: `the payment of ${request.amountMinor} ${request.currency} was declined`,
+          details: { paymentId: id, reason: decision.reason },
+        };
       return {
-        ok: false,
-        status: 402,
-        code: 'PAYMENT_DECLINED',
-        message: `the payment of ${request.amountMinor} ${request.currency} was declined`,
-        details: { paymentId: id, reason: decision.reason },
+        ok: true,
+        body: {
+          paymentId: id,
+          orderId: request.orderId,
+          status: 'CAPTURED',
+          amountMinor: request.amountMinor,
+          currency: request.currency,
+        },
       };
-    return {
-      ok: true,
-      body: {
-        paymentId: id,
-        orderId: request.orderId,
-        status: 'CAPTURED',
-        amountMinor: request.amountMinor,
-        currency: request.currency,
-      },
-    };
-  });
+    },
+    deps.now,
+  );
 }
 
 const notFound = (id: string): ServiceError =>
@@ -163,20 +170,27 @@ export async function refund(
       options.signal === undefined ? {} : { signal: options.signal },
     ),
   );
-  return idempotentCommand(deps.store, REFUND, key, request, async (tx): Promise<Outcome<Refunded>> => {
-    // Guarded: of two refunds racing (different keys), only one moves the payment.
-    const updated = await tx
-      .updateTable('payments')
-      .set((eb) => ({ status: 'REFUNDED', refunded_minor: eb.ref('amount_minor'), updated_at: deps.now() }))
-      .where('id', '=', paymentId)
-      .where('status', '=', 'CAPTURED')
-      .returningAll()
-      .executeTakeFirst();
-    const after =
-      updated ??
-      (await tx.selectFrom('payments').selectAll().where('id', '=', paymentId).executeTakeFirstOrThrow());
-    return { ok: true, body: refunded(after) };
-  });
+  return idempotentCommand(
+    deps.store,
+    REFUND,
+    key,
+    request,
+    async (tx): Promise<Outcome<Refunded>> => {
+      // Guarded: of two refunds racing (different keys), only one moves the payment.
+      const updated = await tx
+        .updateTable('payments')
+        .set((eb) => ({ status: 'REFUNDED', refunded_minor: eb.ref('amount_minor'), updated_at: deps.now() }))
+        .where('id', '=', paymentId)
+        .where('status', '=', 'CAPTURED')
+        .returningAll()
+        .executeTakeFirst();
+      const after =
+        updated ??
+        (await tx.selectFrom('payments').selectAll().where('id', '=', paymentId).executeTakeFirstOrThrow());
+      return { ok: true, body: refunded(after) };
+    },
+    deps.now,
+  );
 }
 
 /** A payment row as the API lists it. */

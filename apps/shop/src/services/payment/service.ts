@@ -5,7 +5,8 @@
  * as unavailable. Demo rule: an amount whose last two digits are 13 minor units (10.13 EUR,
  * 25.13 EUR, …) is ALWAYS declined — the load scenario uses it to create declined orders on
  * purpose. Payments are recorded per Idempotency-Key: captured and declined ones both, so the
- * same key always answers the same; a provider failure records nothing.
+ * same key always answers the same; a provider failure records nothing. Keys are kept
+ * SHOP_IDEMPOTENCY_RETENTION_MS (default 7 days), then pruned (every hour).
  *
  * Routes (service token required; errors in the standard shape; bad input → 400 VALIDATION_FAILED):
  * - `POST /payments` {orderId, customerId, amountMinor, currency}, header Idempotency-Key →
@@ -22,7 +23,7 @@
  */
 import type { EventBus } from '@flotilla/events';
 import { type Clock, type RandomSource, systemClock } from '@flotilla/resilience';
-import { idempotencyMigrations } from '@flotilla/saga';
+import { type IdempotencyPruner, idempotencyMigrations, idempotencyPruner } from '@flotilla/saga';
 import { defineService, type Service } from '@flotilla/service';
 import type { Store } from '@flotilla/store';
 import { z } from 'zod';
@@ -50,6 +51,15 @@ export const paymentConfig = z.object({
   PAYMENT_DECLINE_RATE: z.coerce.number().min(0).max(1).default(0),
   /** Share of provider calls failing as unavailable (503, retryable), 0..1. */
   PAYMENT_FAILURE_RATE: z.coerce.number().min(0).max(1).default(0),
+  /**
+   * How long an Idempotency-Key and its payment answer are kept, in ms (at least 1 hour; pruned
+   * every hour). Keep it above the longest an order saga may still retry a charge or a refund.
+   */
+  SHOP_IDEMPOTENCY_RETENTION_MS: z.coerce
+    .number()
+    .int()
+    .min(3_600_000)
+    .default(7 * 24 * 3_600_000),
 });
 
 /** What the payment service's handlers use. */
@@ -58,12 +68,14 @@ export interface PaymentDeps {
   /** Publishes and consumes nothing yet: started for its relay, health and operator routes. */
   readonly bus: EventBus<PaymentDb>;
   readonly provider: PaymentProvider;
+  /** Prunes expired idempotency keys (SHOP_IDEMPOTENCY_RETENTION_MS). */
+  readonly idempotencyKeys: IdempotencyPruner;
   readonly now: () => number;
 }
 
 /** Options of {@link createPaymentService} (tests). */
 export interface PaymentServiceOptions {
-  /** Times the provider's latency. @default systemClock */
+  /** Times the provider's latency and schedules the pruning of idempotency keys. @default systemClock */
   readonly clock?: Clock;
   /** The provider's random draws (decline and failure rates). @default Math.random */
   readonly random?: RandomSource;
@@ -75,6 +87,7 @@ const PaymentId = z.object({ id: z.string().min(1).max(100) });
 
 /** Builds the payment service's definition. */
 export function createPaymentService(options: PaymentServiceOptions = {}): Service<PaymentDeps> {
+  const clock = options.clock ?? systemClock;
   const now = options.now ?? Date.now;
   const service = defineService({
     name: 'payment',
@@ -84,14 +97,25 @@ export function createPaymentService(options: PaymentServiceOptions = {}): Servi
       const { store, bus } = await openPlatform<PaymentDb>(ctx, paymentMigrations, idempotencyMigrations);
       // payment publishes and consumes nothing yet; the bus is started for its relay and health.
       await bus.start();
+      const idempotencyKeys = idempotencyPruner({
+        store,
+        retentionMs: ctx.config.SHOP_IDEMPOTENCY_RETENTION_MS,
+        clock,
+        now,
+        logger: ctx.log,
+      });
+      ctx.onClose(() => {
+        idempotencyKeys.dispose();
+        return idempotencyKeys.idle();
+      });
       const provider = simulatedProvider({
         latencyMs: ctx.config.PAYMENT_LATENCY_MS,
         declineRate: ctx.config.PAYMENT_DECLINE_RATE,
         failureRate: ctx.config.PAYMENT_FAILURE_RATE,
-        clock: options.clock ?? systemClock,
+        clock,
         ...(options.random === undefined ? {} : { random: options.random }),
       });
-      return { store, bus, provider, now };
+      return { store, bus, provider, now, idempotencyKeys };
     },
   })
     .route({
