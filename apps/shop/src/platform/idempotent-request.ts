@@ -3,10 +3,12 @@
 // business rejection — with a fingerprint of the request, so the same key answers the same
 // response, and the same key with a different request is refused.
 import { createHash } from 'node:crypto';
-import { idempotent } from '@flotilla/saga';
+import type { Clock } from '@flotilla/resilience';
+import { type IdempotencyPruner, idempotencyPruner, idempotent, type SagaLogger } from '@flotilla/saga';
 import { ServiceError } from '@flotilla/service';
 import type { Store, Tx } from '@flotilla/store';
 import { type Kysely, sql } from 'kysely';
+import { z } from 'zod';
 
 /** What a command decided: a body to answer with, or a rejection to answer as an error. */
 export type Outcome<T> =
@@ -25,6 +27,34 @@ interface Stored<T> {
 }
 
 const KEY = /^[\x21-\x7e]{1,200}$/;
+
+/**
+ * The `SHOP_IDEMPOTENCY_RETENTION_MS` setting of a service with idempotent commands: how long a
+ * key and its answer are kept, in ms (at least 1 hour, default 7 days; pruned every hour). Keep
+ * it above the longest an order saga may still retry or compensate a call to the service: a
+ * pruned key lets a late retry act again.
+ */
+export const idempotencyRetentionMs = z.coerce
+  .number()
+  .int()
+  .min(3_600_000)
+  .default(7 * 24 * 3_600_000);
+
+/**
+ * Prunes the idempotency keys of `store` older than `retentionMs` every hour, on the service's
+ * clock, until the service closes (then it stops and waits for a prune in progress).
+ */
+export function pruneIdempotencyKeysUntilClose<DB>(
+  ctx: { onClose(close: () => unknown): void; readonly log: SagaLogger },
+  options: { store: Store<DB>; retentionMs: number; clock: Clock; now: () => number },
+): IdempotencyPruner {
+  const pruner = idempotencyPruner({ ...options, logger: ctx.log });
+  ctx.onClose(() => {
+    pruner.dispose();
+    return pruner.idle();
+  });
+  return pruner;
+}
 
 /** The request's Idempotency-Key, or 400 `IDEMPOTENCY_KEY_REQUIRED` when missing or malformed. */
 export function requireIdempotencyKey(key: string | undefined): string {

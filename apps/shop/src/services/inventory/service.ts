@@ -29,7 +29,7 @@
  */
 import type { EventBus } from '@flotilla/events';
 import { type Clock, systemClock } from '@flotilla/resilience';
-import { type IdempotencyPruner, idempotencyMigrations, idempotencyPruner } from '@flotilla/saga';
+import { type IdempotencyPruner, idempotencyMigrations } from '@flotilla/saga';
 import { defineService, type Service } from '@flotilla/service';
 import type { Store } from '@flotilla/store';
 import { z } from 'zod';
@@ -43,7 +43,13 @@ import {
   StockList,
 } from '../../contracts/inventory-api.js';
 import { busAdminRoutes } from '../../platform/audit.js';
-import { idempotentCommand, requireIdempotencyKey, settle } from '../../platform/idempotent-request.js';
+import {
+  idempotencyRetentionMs,
+  idempotentCommand,
+  pruneIdempotencyKeysUntilClose,
+  requireIdempotencyKey,
+  settle,
+} from '../../platform/idempotent-request.js';
 import { openPlatform } from '../../platform/runtime.js';
 import { inventoryAuditRoutes } from './audit-routes.js';
 import type { InventoryDb } from './db.js';
@@ -65,15 +71,8 @@ export const inventoryConfig = z.object({
   INVENTORY_EXPIRY_INTERVAL_MS: z.coerce.number().int().min(50).default(5000),
   /** Reservations expired per transaction. */
   INVENTORY_EXPIRY_BATCH_SIZE: z.coerce.number().int().min(1).max(10_000).default(100),
-  /**
-   * How long an Idempotency-Key and its response are kept, in ms (at least 1 hour; pruned every
-   * hour). Keep it above the longest an order saga may still retry or compensate a reservation.
-   */
-  SHOP_IDEMPOTENCY_RETENTION_MS: z.coerce
-    .number()
-    .int()
-    .min(3_600_000)
-    .default(7 * 24 * 3_600_000),
+  /** How long an Idempotency-Key and its answer are kept, in ms (see `idempotencyRetentionMs`). */
+  SHOP_IDEMPOTENCY_RETENTION_MS: idempotencyRetentionMs,
 });
 
 /** What the inventory service's handlers use. */
@@ -119,16 +118,11 @@ export function createInventoryService(options: InventoryServiceOptions = {}): S
         log: ctx.log,
       });
       ctx.onClose(() => expiry.close());
-      const idempotencyKeys = idempotencyPruner({
+      const idempotencyKeys = pruneIdempotencyKeysUntilClose(ctx, {
         store,
         retentionMs: ctx.config.SHOP_IDEMPOTENCY_RETENTION_MS,
         clock,
         now,
-        logger: ctx.log,
-      });
-      ctx.onClose(() => {
-        idempotencyKeys.dispose();
-        return idempotencyKeys.idle();
       });
       return { store, bus, expiry, now, ttlMs: ctx.config.INVENTORY_RESERVATION_TTL_MS, idempotencyKeys };
     },

@@ -23,7 +23,7 @@
  */
 import type { EventBus } from '@flotilla/events';
 import { type Clock, type RandomSource, systemClock } from '@flotilla/resilience';
-import { type IdempotencyPruner, idempotencyMigrations, idempotencyPruner } from '@flotilla/saga';
+import { type IdempotencyPruner, idempotencyMigrations } from '@flotilla/saga';
 import { defineService, type Service } from '@flotilla/service';
 import type { Store } from '@flotilla/store';
 import { z } from 'zod';
@@ -35,7 +35,11 @@ import {
   RefundResponse,
 } from '../../contracts/payment-api.js';
 import { busAdminRoutes } from '../../platform/audit.js';
-import { requireIdempotencyKey } from '../../platform/idempotent-request.js';
+import {
+  idempotencyRetentionMs,
+  pruneIdempotencyKeysUntilClose,
+  requireIdempotencyKey,
+} from '../../platform/idempotent-request.js';
 import { openPlatform } from '../../platform/runtime.js';
 import { paymentAuditRoutes } from './audit-routes.js';
 import type { PaymentDb } from './db.js';
@@ -51,15 +55,8 @@ export const paymentConfig = z.object({
   PAYMENT_DECLINE_RATE: z.coerce.number().min(0).max(1).default(0),
   /** Share of provider calls failing as unavailable (503, retryable), 0..1. */
   PAYMENT_FAILURE_RATE: z.coerce.number().min(0).max(1).default(0),
-  /**
-   * How long an Idempotency-Key and its payment answer are kept, in ms (at least 1 hour; pruned
-   * every hour). Keep it above the longest an order saga may still retry a charge or a refund.
-   */
-  SHOP_IDEMPOTENCY_RETENTION_MS: z.coerce
-    .number()
-    .int()
-    .min(3_600_000)
-    .default(7 * 24 * 3_600_000),
+  /** How long an Idempotency-Key and its answer are kept, in ms (see `idempotencyRetentionMs`). */
+  SHOP_IDEMPOTENCY_RETENTION_MS: idempotencyRetentionMs,
 });
 
 /** What the payment service's handlers use. */
@@ -97,16 +94,11 @@ export function createPaymentService(options: PaymentServiceOptions = {}): Servi
       const { store, bus } = await openPlatform<PaymentDb>(ctx, paymentMigrations, idempotencyMigrations);
       // payment publishes and consumes nothing yet; the bus is started for its relay and health.
       await bus.start();
-      const idempotencyKeys = idempotencyPruner({
+      const idempotencyKeys = pruneIdempotencyKeysUntilClose(ctx, {
         store,
         retentionMs: ctx.config.SHOP_IDEMPOTENCY_RETENTION_MS,
         clock,
         now,
-        logger: ctx.log,
-      });
-      ctx.onClose(() => {
-        idempotencyKeys.dispose();
-        return idempotencyKeys.idle();
       });
       const provider = simulatedProvider({
         latencyMs: ctx.config.PAYMENT_LATENCY_MS,
