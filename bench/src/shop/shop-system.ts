@@ -1,7 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { once } from 'node:events';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import type { TransportFromUrlOptions } from '@flotilla/events';
@@ -10,6 +8,7 @@ import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import {
   type EnvTemplate,
+  freePorts,
   loadSystem,
   type RunningSystem,
   type ServiceDefinition,
@@ -87,22 +86,6 @@ export interface BenchShop {
   lastLines(): string;
   /** Stops every service and removes the data directory, databases and stream it created. */
   stop(): Promise<void>;
-}
-
-/** Binds `count` distinct free ports of 127.0.0.1 at once, then releases them. */
-async function freePorts(count: number): Promise<number[]> {
-  const servers: Server[] = [];
-  try {
-    for (let i = 0; i < count; i++) {
-      const server = createServer();
-      server.listen(0, '127.0.0.1');
-      await once(server, 'listening');
-      servers.push(server);
-    }
-    return servers.map((s) => (s.address() as { port: number }).port);
-  } finally {
-    await Promise.all(servers.map((s) => new Promise<void>((done) => s.close(() => done()))));
-  }
 }
 
 /** The compiled entry of a service: `src/x.ts` becomes `dist/x.js` (the benchmark measures the build). */

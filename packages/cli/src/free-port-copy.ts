@@ -1,5 +1,4 @@
-import { once } from 'node:events';
-import { createServer, type Server } from 'node:net';
+import { freePorts } from './free-ports.js';
 import type { InstanceDefinition, ServiceOverride, SystemDefinition } from './system-definition.js';
 import { type System, validateSystem } from './validate-system.js';
 
@@ -46,24 +45,4 @@ export async function freePortCopy(system: System, dataDir: string): Promise<Sys
     baseDir: system.baseDir,
     ...(system.file === undefined ? {} : { file: system.file }),
   });
-}
-
-/** `count` distinct ports that were free a moment ago (held together while picked). */
-async function freePorts(count: number): Promise<number[]> {
-  const servers: Server[] = [];
-  try {
-    for (let i = 0; i < count; i++) {
-      const server = createServer();
-      server.listen(0, '127.0.0.1');
-      await once(server, 'listening');
-      servers.push(server);
-    }
-    return servers.map((s) => {
-      const address = s.address();
-      if (address === null || typeof address === 'string') throw new Error('no port');
-      return address.port;
-    });
-  } finally {
-    await Promise.all(servers.map((s) => new Promise((resolve) => s.close(resolve))));
-  }
 }

@@ -67,6 +67,7 @@ export {
   startFaultProxy,
 } from './fault-proxy.js';
 export { freePortCopy } from './free-port-copy.js';
+export { freePorts } from './free-ports.js';
 export { ChaosInfraError, isChaosInfraError } from './infra-errors.js';
 export { type NatsServerOptions, type OwnedNatsServer, startNatsServer } from './infra-nats-server.js';
 export { loadChaos } from './load-chaos.js';

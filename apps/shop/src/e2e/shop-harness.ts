@@ -12,9 +12,8 @@
 // stopping and starting services.
 import assert from 'node:assert/strict';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { connect as connectTcp, createServer, type Server } from 'node:net';
+import { connect as connectTcp } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -22,6 +21,7 @@ import { privateStream, requireNats, testNatsUrl } from '@flotilla/events/testin
 import { requirePg, skipUnlessCi, testPgUrl } from '@flotilla/store/testing';
 import {
   type EnvTemplate,
+  freePorts,
   type InstanceDefinition,
   loadSystem,
   type ProfileDefinition,
@@ -564,26 +564,6 @@ async function rewrite(
     services: def.services.map((s): ServiceDefinition => withPorts(s)),
     profiles: Object.fromEntries(profiles.map(([name, p]) => [name, rewriteProfile(name, p)])),
   };
-}
-
-/** `count` ports that were free a moment ago (held together, so they differ). */
-async function freePorts(count: number): Promise<number[]> {
-  const servers: Server[] = [];
-  try {
-    for (let i = 0; i < count; i++) {
-      const server = createServer();
-      server.listen(0, '127.0.0.1');
-      await once(server, 'listening');
-      servers.push(server);
-    }
-    return servers.map((s) => {
-      const address = s.address();
-      if (address === null || typeof address === 'string') throw new Error('no port');
-      return address.port;
-    });
-  } finally {
-    await Promise.all(servers.map((s) => new Promise((done) => s.close(done))));
-  }
 }
 
 async function dropDatabases(urls: readonly string[]): Promise<void> {
