@@ -79,7 +79,7 @@ function cpuSeconds(pid: number): number {
 }
 
 /** The pids of the processes whose command name (`/proc/<pid>/comm`) is `name`. */
-export function pidsNamed(name: string): number[] {
+function pidsNamed(name: string): number[] {
   const pids: number[] = [];
   let entries: string[];
   try {

@@ -443,12 +443,9 @@ export async function startShop(options: StartShopOptions): Promise<Shop> {
 }
 
 /**
- * Loads apps/shop/flotilla.system.ts with FLOTILLA_SHOP_FROM_SOURCE=1 in the environment: the
- * system file chooses its entries (src/ or dist/) when it is imported.
- */
-/**
- * The shop's system file, loaded with `FLOTILLA_SHOP_FROM_SOURCE=1` and `extra` set while it is
- * imported (the file reads them then), the environment restored afterwards.
+ * The shop's system file, loaded with `FLOTILLA_SHOP_FROM_SOURCE=1` (it chooses its entries, src/
+ * or dist/, when imported) and `extra` set while it is imported, the environment restored
+ * afterwards.
  */
 export async function loadShopFromSource(
   extra: Readonly<Record<string, string>> = {},
