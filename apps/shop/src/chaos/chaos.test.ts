@@ -1,7 +1,7 @@
 // `flotilla chaos` against the real shop: every service its own process on free ports, a fresh
 // data directory, services run from source. One run with kills and freezes must hold every
 // invariant; one with a deliberately broken payment service (FLOTILLA_TEST_BREAK_PAYMENT_DEDUP=1:
-// it forgets Idempotency-Keys) must fail with the duplicate payment as counter-example.
+// it forgets Idempotency-Keys) whose answers are sometimes lost must fail with the duplicate payment as counter-example.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { type ChaosReport, formatChaosSummary, parseFaultSchedule, runChaos } from 'flotilla';
@@ -42,18 +42,19 @@ describe('flotilla chaos on the shop (embedded)', { timeout: 400_000 }, () => {
 
   it('reports the duplicate payment of a payment service that forgets Idempotency-Keys', async () => {
     const system = await loadShopFromSource();
-    // Payment is frozen longer than the order service's 5 s call timeout while charges are in
-    // flight (300 ms each): the timed-out charge still commits on thaw, and the saga, retrying
-    // often enough to outlast the freeze, charges again with the same key — which the broken
-    // build takes as a new charge.
-    // Two freezes, so a loaded machine that happens to have no charge in flight at one still
-    // shows the duplicate at the other.
+    // Calls to payment are blackholed for a second, twice: a charge already forwarded (300 ms at
+    // the provider) completes and commits, but its answer is dropped, so the saga sees a
+    // transport error and charges again with the same key — which the broken build takes as a
+    // new charge. Unlike a freeze, which races the payment service's own noticing that the caller
+    // went away, the payment service here never learns the answer was lost. The blackholes are
+    // 8 s apart so the order service's breaker, opened by the first, closes again and the
+    // retries reach payment instead of running out against an open circuit.
     const report = await runChaos(system, shopChaos, {
       durationMs: 20_000,
       quiesceMs: 15_000,
       seed: 3,
       concurrency: 4,
-      faults: parseFaultSchedule('freeze:payment@every=4s,jitter=1s,for=6s'),
+      faults: parseFaultSchedule('blackhole:payment@every=8s,jitter=1s,for=1s'),
       freePorts: true,
       env: chaosServiceEnv({
         FLOTILLA_TEST_BREAK_PAYMENT_DEDUP: '1',
