@@ -324,5 +324,42 @@ for (const { dialect, skip } of dialects) {
       assert.equal(await drive(next.clock, next.runner.settled('o-1')), 'completed');
       assert.equal(await orderStatus(store, 'o-1'), 'MARKED');
     });
+
+    it('runs many steps at once without warning of an abort-listener leak', async (t) => {
+      const store = await testStore<ShopDb>(t, dialect, 'order', orderMigrations);
+      let release = (): void => {};
+      const gate = new Promise<void>((resolve) => {
+        release = resolve;
+      });
+      let waiting = 0;
+      const saga = defineSaga<{ orderId: string }, ShopDb>('wide', { version: 1 }).step('wait', {
+        kind: 'retriable',
+        action: async () => {
+          waiting++;
+          await gate;
+          return {};
+        },
+      });
+      const warnings: string[] = [];
+      const onWarning = (w: Error): void => {
+        warnings.push(`${w.name}: ${w.message}`);
+      };
+      process.on('warning', onWarning);
+      t.after(() => process.off('warning', onWarning));
+      const { runner, clock } = testRunner(t, store, { sagas: [saga], concurrency: 32 });
+      await runner.run();
+      const ids: string[] = [];
+      for (let i = 0; i < 20; i++)
+        ids.push(await placeOrder(store, runner, 'wide', { orderId: `w-${i}` }, `w-${i}`));
+      while (waiting < 20) await new Promise((resolve) => setImmediate(resolve));
+      release();
+      for (const id of ids) assert.equal(await drive(clock, runner.settled(id)), 'completed');
+      // Node emits its warnings on a later tick.
+      await new Promise((resolve) => setImmediate(resolve));
+      assert.deepEqual(
+        warnings.filter((w) => w.startsWith('MaxListenersExceededWarning')),
+        [],
+      );
+    });
   });
 }

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { setMaxListeners } from 'node:events';
 import type { AnyEventContract, EventEnvelope } from '@flotilla/events';
 import type { Disposable, TimerHandle } from '@flotilla/resilience';
 import { onTransactionEnd, type Store, type Tx } from '@flotilla/store';
@@ -167,6 +168,9 @@ class Runner<DB> implements SagaRunner<DB>, Engine {
     if (!Array.isArray(sagas) || sagas.length === 0)
       throw new RangeError('createSagaRunner.sagas must be a non-empty array of defineSaga() definitions');
     this.o = resolveRunnerOptions(options);
+    // Every running step listens for the runner's close, so more than Node's default of 10
+    // listeners is normal here, not a leak (each step removes its listener when it ends).
+    setMaxListeners(0, this.controller.signal);
     const instanceId = options.instanceId ?? randomUUID();
     if (typeof instanceId !== 'string' || !ID.test(instanceId))
       throw new RangeError(
