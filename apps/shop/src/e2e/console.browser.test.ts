@@ -6,7 +6,7 @@
 // FLOTILLA_CONSOLE_SCREENSHOTS=<folder> saves a screenshot of each page there (docs/console).
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -50,7 +50,10 @@ interface PageGlobals {
 /** Builds the web app when its bundle is missing (a fresh clone). */
 function ensureWebBuilt(): void {
   if (existsSync(join(webDir, 'index.html'))) return;
-  const vite = createRequire(join(root, 'packages/console/package.json')).resolve('vite/bin/vite.js');
+  // Vite's exports map does not expose its bin script; its package.json names it.
+  const manifest = createRequire(join(root, 'packages/console/package.json')).resolve('vite/package.json');
+  const { bin } = JSON.parse(readFileSync(manifest, 'utf8')) as { bin: { vite: string } };
+  const vite = join(dirname(manifest), bin.vite);
   const built = spawnSync(process.execPath, [vite, 'build', 'web', '--logLevel', 'warn'], {
     cwd: join(root, 'packages/console'),
     encoding: 'utf8',
