@@ -1,5 +1,6 @@
 import type { StoreLogger } from './logger.js';
 import { loadPg, type PgEventSource, type PgPool, type PgTypeParser, type PgTypes } from './pg-module.js';
+import { prepareRepeatedStatements, StatementNames } from './prepared-statements.js';
 import type { PostgresTarget } from './store-url.js';
 
 /** Options of a PostgreSQL store's connection pool. */
@@ -19,6 +20,14 @@ export interface PostgresPoolOptions {
    * @default 10000
    */
   idleTimeoutMs?: number;
+  /**
+   * Most distinct SQL texts run as server-side prepared statements: a parameterised statement
+   * seen twice is then parsed and planned once per connection instead of on every execution.
+   * 0 turns it off (needed behind a connection pooler that does not support prepared
+   * statements, such as PgBouncer in transaction mode before 1.21).
+   * @default 200
+   */
+  preparedStatements?: number;
 }
 
 const INT8 = 20;
@@ -29,8 +38,9 @@ const NUMERIC_ARRAY = 1231;
 /**
  * Creates the pool of a PostgreSQL store: `int8` and `numeric` come back as JS numbers (for this
  * pool only, so other code's `pg` pools keep their own parsing), every connection starts with
- * the service's schema as its search path, and an idle connection's error is logged instead
- * of crashing the process.
+ * the service's schema as its search path, repeated statements are prepared once per connection
+ * (see `preparedStatements`), and an idle connection's error is logged instead of crashing the
+ * process.
  */
 export function createPostgresPool(
   target: PostgresTarget,
@@ -38,11 +48,12 @@ export function createPostgresPool(
   options: PostgresPoolOptions,
   logger: StoreLogger,
 ): PgPool {
-  const { max = 10, connectTimeoutMs = 10_000, idleTimeoutMs = 10_000 } = options;
+  const { max = 10, connectTimeoutMs = 10_000, idleTimeoutMs = 10_000, preparedStatements = 200 } = options;
   for (const [field, value, min] of [
     ['max', max, 1],
     ['connectTimeoutMs', connectTimeoutMs, 1],
     ['idleTimeoutMs', idleTimeoutMs, 0],
+    ['preparedStatements', preparedStatements, 0],
   ] as const) {
     if (!Number.isInteger(value) || value < min)
       throw new RangeError(`pool.${field} must be an integer >= ${min}, got ${String(value)}`);
@@ -70,7 +81,9 @@ export function createPostgresPool(
   const inUse = new WeakSet<PgEventSource>();
   pool.on('acquire', (client) => inUse.add(client));
   pool.on('release', (_err, client) => inUse.delete(client));
+  const names = new StatementNames(preparedStatements);
   pool.on('connect', (client) => {
+    if (preparedStatements > 0) prepareRepeatedStatements(client, names);
     let reported = false;
     client.on('error', (err) => {
       // A dying connection may report twice (the server's message, then the socket's end).

@@ -10,7 +10,7 @@ import {
   transportFromUrl,
 } from '@flotilla/events';
 import type { SetupContext } from '@flotilla/service';
-import { type Migration, openStore, type Store } from '@flotilla/store';
+import { type Migration, openStore, type PostgresPoolOptions, type Store } from '@flotilla/store';
 
 /** The data folder of the running system (the supervisor sets it; `.flotilla/data` by default). */
 export function dataDir(env: Readonly<Record<string, string | undefined>>): string {
@@ -53,6 +53,22 @@ export function transportOptions(env: Readonly<Record<string, string | undefined
       ...(replicas === undefined ? {} : { replicas }),
     },
   };
+}
+
+/**
+ * The pool settings of a service's PostgreSQL store: `FLOTILLA_PG_PREPARED_STATEMENTS` (an
+ * integer >= 0) caps the statements prepared per connection, 0 for none (behind a pooler that
+ * cannot keep prepared statements); unset, the store's default.
+ */
+export function poolOptions(env: Readonly<Record<string, string | undefined>>): PostgresPoolOptions {
+  const text = env.FLOTILLA_PG_PREPARED_STATEMENTS;
+  if (text === undefined || text === '') return {};
+  const preparedStatements = Number(text);
+  if (!(Number.isInteger(preparedStatements) && preparedStatements >= 0))
+    throw new RangeError(
+      `FLOTILLA_PG_PREPARED_STATEMENTS must be an integer >= 0, got ${JSON.stringify(text)}`,
+    );
+  return { preparedStatements };
 }
 
 /** SQLSTATE of "database does not exist". */
@@ -142,6 +158,7 @@ export async function openPlatform<DB>(
     migrations: [...migrations, ...extraMigrations, ...eventsMigrations].sort((a, b) =>
       a.id < b.id ? -1 : 1,
     ),
+    pool: poolOptions(ctx.env),
     logger: ctx.log,
   });
   ctx.onClose(() => store.close());
