@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { systemClock, type TimerHandle } from '@flotilla/resilience';
 import { childContext, formatTraceparent, type HealthCheck, type TraceContext } from '@flotilla/service';
-import type { Tx } from '@flotilla/store';
+import { onTransactionEnd, type Tx } from '@flotilla/store';
 import {
   type EventBusOptions,
   type EventSubscribeOptions,
@@ -153,6 +153,8 @@ class ServiceEventBus<DB> implements EventBus<DB> {
   readonly deadLetters: DeadLetters;
   private readonly logger: EventsLogger;
   private readonly relay: OutboxRelay;
+  /** Transactions whose commit already nudges the relay (one listener per transaction). */
+  private readonly nudgeOnCommit = new WeakSet<object>();
   private readonly consumers = new Map<string, GroupConsumer<DB>>();
   private readonly published = new Map<string, AnyEventContract>();
   private starting: Promise<void> | undefined;
@@ -240,7 +242,12 @@ class ServiceEventBus<DB> implements EventBus<DB> {
       throw err;
     }
     span?.end('ok');
-    this.relay.nudge(id);
+    // The relay reads the outbox as soon as the transaction commits. A transaction the store did
+    // not begin (no end to listen to) nudges it now instead, and it re-reads until the row shows.
+    if (!this.nudgeOnCommit.has(tx)) {
+      if (onTransactionEnd(tx, (committed) => committed && this.relay.nudge())) this.nudgeOnCommit.add(tx);
+      else this.relay.nudge(id);
+    }
     return envelope as EventOf<C>;
   }
 

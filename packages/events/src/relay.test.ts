@@ -152,6 +152,43 @@ describe('outbox relay leadership on PostgreSQL', { skip: pgSkip }, () => {
     return { list, got };
   }
 
+  it('sends an event as soon as its transaction commits, however long it stayed open after the publish', async (t) => {
+    const database = await createTestDatabase({ prefix: 'events_relay_commit' });
+    const clock = manualClock();
+    const transport = memoryTransport();
+    const store = await openStore<KitDb>({ service: 'orders', url: database.url, migrations: kitMigrations });
+    const bus = createEventBus<KitDb>({
+      service: 'orders',
+      store,
+      transport,
+      clock,
+      relay: { pollIntervalMs: 3_600_000 },
+    });
+    t.after(async () => {
+      await bus.close();
+      await transport.close();
+      await store.close();
+      await database.drop();
+    });
+    const got = await listen(transport);
+    await bus.start();
+    await until(async () => (await bus.stats()).outbox.leader, 'the relay to lead');
+    let id = '';
+    await store.transaction(async (tx) => {
+      await tx.insertInto('orders').values({ id: 'order-9-1', n: 1 }).execute();
+      id = (await bus.publish(tx, OrderPlaced, { subject: 'order-9', data: { orderId: 'order-9', n: 1 } }))
+        .id;
+      // The transaction stays open for 200 ms of the clock while the relay looks for the row.
+      for (let i = 0; i < 100; i++) {
+        await clock.advance(2);
+        await new Promise((resolve) => setTimeout(resolve, 2));
+      }
+    });
+    // The commit wakes the relay, which reads after its 2 ms pause for other commits.
+    await clock.advance(2);
+    await until(() => got.includes(id), 'the event', 3000);
+  });
+
   it('lets one instance relay while the others stand by, and hands over when it stops', async (t) => {
     const { list, got } = await instances(t, 3);
     for (const i of list) await i.bus.start();

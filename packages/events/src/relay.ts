@@ -78,8 +78,9 @@ export class OutboxRelay {
   }
 
   /**
-   * Tells the relay that `id` was just written: it reads the outbox soon and, while the row is
-   * not visible yet (its transaction has not committed), again after 2, 4, 8… ms.
+   * Tells the relay to read the outbox soon. Without `id`, rows were just committed. With it,
+   * `id` was just written in a transaction whose commit nobody reports: while the row is not
+   * visible yet, the relay reads again after 2, 4, 8… ms.
    */
   nudge(id?: string): void {
     if (id !== undefined) this.expected.set(id, this.settings.clock.now() + EXPECT_WINDOW_MS);
@@ -154,9 +155,10 @@ export class OutboxRelay {
   }
 
   private async drain(db: EventsDb): Promise<void> {
-    // On PostgreSQL a nudge comes from inside the publishing transaction, before its commit, and
-    // other connections cannot see the row until then: reading at once would mostly find nothing.
-    // (On SQLite the read waits for the store's one connection, so it runs after the commit.)
+    // On PostgreSQL, wait a moment after a nudge before reading: publishes committing together
+    // then go out in one pass, and a nudge from inside a transaction the store did not begin
+    // (before its commit) finds its row. (On SQLite the read waits for the store's one
+    // connection, so it runs after the commit.)
     const settleFirst = this.settings.store.dialect === 'postgres';
     let quickDelayMs = LINGER_MS;
     let woken = false;
