@@ -46,22 +46,25 @@ export function readUnsent(db: EventsDb, limit: number): Promise<OutboxRow[]> {
  * that committed late may be in that range without having been sent. The ids are checked too,
  * because SQLite may give a seq value again once every row was deleted (another instance's
  * relay could have sent and deleted these rows, and a new row taken one of their seq values).
+ * One SQL text whatever the number of rows (an array on PostgreSQL, a JSON list on SQLite), so
+ * it is parsed and prepared once rather than once per batch size.
  */
-export async function deleteSent(db: EventsDb, rows: readonly OutboxRow[]): Promise<void> {
+export async function deleteSent(
+  db: EventsDb,
+  dialect: 'sqlite' | 'postgres',
+  rows: readonly OutboxRow[],
+): Promise<void> {
   if (rows.length === 0) return;
-  await db
-    .deleteFrom('flotilla_outbox')
-    .where(
-      'seq',
-      'in',
-      rows.map((r) => Number(r.seq)),
-    )
-    .where(
-      'id',
-      'in',
-      rows.map((r) => r.id),
-    )
-    .execute();
+  const seqs = rows.map((r) => Number(r.seq));
+  const ids = rows.map((r) => r.id);
+  if (dialect === 'postgres')
+    await sql`delete from flotilla_outbox where seq = any(${seqs}::bigint[]) and id = any(${ids}::text[])`.execute(
+      db,
+    );
+  else
+    await sql`delete from flotilla_outbox where seq in (select value from json_each(${JSON.stringify(seqs)})) and id in (select value from json_each(${JSON.stringify(ids)}))`.execute(
+      db,
+    );
 }
 
 /** How many rows wait to be sent, and the creation time (epoch ms) of the oldest. */

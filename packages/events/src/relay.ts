@@ -175,7 +175,7 @@ export class OutboxRelay {
           await this.sleep(FAILURE_BACKOFF.delayMs(this.failures, 0, Math.random));
           continue;
         }
-        await deleteSent(db, rows);
+        await deleteSent(db, this.settings.store.dialect, rows);
         for (const r of rows) this.expected.delete(r.id);
         this.sent += rows.length;
         this.lastSentAt = this.settings.now();
