@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it, type TestContext } from 'node:test';
-import { manualClock } from '@flotilla/resilience';
+import { type ManualClock, manualClock } from '@flotilla/resilience';
 import { openStore, type Store } from '@flotilla/store';
 import { createTestDatabase, requirePg, tempSqliteUrl } from '@flotilla/store/testing';
 import { createEventBus, type EventBus } from './event-bus.js';
@@ -60,26 +60,33 @@ async function listen(transport: Transport): Promise<string[]> {
   return got;
 }
 
+/**
+ * A bus on `url` (not started yet) that relays to a memory transport, on `clock`, polling only
+ * every hour: what it sends promptly, a nudge made it send. Closed (then `cleanup`) after the test.
+ */
+async function hourlyPollingBus(t: TestContext, url: string, clock: ManualClock, cleanup: () => unknown) {
+  const transport = memoryTransport();
+  const store = await openStore<KitDb>({ service: 'orders', url, migrations: kitMigrations });
+  const bus = createEventBus<KitDb>({
+    service: 'orders',
+    store,
+    transport,
+    clock,
+    relay: { pollIntervalMs: 3_600_000 },
+  });
+  t.after(async () => {
+    await bus.close();
+    await transport.close();
+    await store.close();
+    await cleanup();
+  });
+  return { store, bus, got: await listen(transport) };
+}
+
 describe('outbox relay wake-ups', () => {
   it('sends a committed event at once, without waiting for the poll', async (t) => {
     const file = tempSqliteUrl('orders');
-    t.after(() => file.cleanup());
-    const clock = manualClock();
-    const transport = memoryTransport();
-    const store = await openStore<KitDb>({ service: 'orders', url: file.url, migrations: kitMigrations });
-    const bus = createEventBus<KitDb>({
-      service: 'orders',
-      store,
-      transport,
-      clock,
-      relay: { pollIntervalMs: 3_600_000 },
-    });
-    t.after(async () => {
-      await bus.close();
-      await transport.close();
-      await store.close();
-    });
-    const got = await listen(transport);
+    const { store, bus, got } = await hourlyPollingBus(t, file.url, manualClock(), () => file.cleanup());
     await bus.start();
     const id = await place(store, bus, 'order-1', 1);
     // The manual clock never moves: only the nudge after the publish can have sent it.
@@ -155,22 +162,7 @@ describe('outbox relay leadership on PostgreSQL', { skip: pgSkip }, () => {
   it('sends an event as soon as its transaction commits, however long it stayed open after the publish', async (t) => {
     const database = await createTestDatabase({ prefix: 'events_relay_commit' });
     const clock = manualClock();
-    const transport = memoryTransport();
-    const store = await openStore<KitDb>({ service: 'orders', url: database.url, migrations: kitMigrations });
-    const bus = createEventBus<KitDb>({
-      service: 'orders',
-      store,
-      transport,
-      clock,
-      relay: { pollIntervalMs: 3_600_000 },
-    });
-    t.after(async () => {
-      await bus.close();
-      await transport.close();
-      await store.close();
-      await database.drop();
-    });
-    const got = await listen(transport);
+    const { store, bus, got } = await hourlyPollingBus(t, database.url, clock, () => database.drop());
     await bus.start();
     await until(async () => (await bus.stats()).outbox.leader, 'the relay to lead');
     let id = '';
