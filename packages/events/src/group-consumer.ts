@@ -141,6 +141,7 @@ export class GroupConsumer<DB> {
       await s.store.transaction(async (tx) => {
         const fresh = await claimInbox(
           tx as unknown as EventsDb,
+          s.store.dialect,
           s.group,
           [...new Set(batch.map((p) => p.event.id))],
           s.now(),
@@ -174,7 +175,13 @@ export class GroupConsumer<DB> {
     let span: ActiveSpan | undefined;
     try {
       const claimed = await s.store.transaction(async (tx) => {
-        const fresh = await claimInbox(tx as unknown as EventsDb, s.group, [item.event.id], s.now());
+        const fresh = await claimInbox(
+          tx as unknown as EventsDb,
+          s.store.dialect,
+          s.group,
+          [item.event.id],
+          s.now(),
+        );
         if (fresh.size === 0) return false;
         span = await invokeHandler(s, tx as Tx<DB>, item.event, item.delivery.deliveryCount);
         return true;

@@ -1,6 +1,6 @@
 import type { Backoff, Clock, RandomSource } from '@flotilla/resilience';
 import { type ActiveSpan, childContext, parseTraceparent, type TraceContext } from '@flotilla/service';
-import type { Store, Tx } from '@flotilla/store';
+import type { Store, StoreDialect, Tx } from '@flotilla/store';
 import { sql } from 'kysely';
 import type { EventTracer } from './bus-options.js';
 import type { AnyEventContract } from './define-event.js';
@@ -57,20 +57,28 @@ export interface ConsumerSettings<DB> {
 
 /**
  * Records `ids` in the group's inbox within `tx` and returns those that were not there yet
- * (the others were handled or dead-lettered before: their delivery is a duplicate).
+ * (the others were handled or dead-lettered before: their delivery is a duplicate). On
+ * PostgreSQL one SQL text serves every batch size (the ids as one array), so it is prepared once.
  */
 export async function claimInbox(
   tx: EventsDb,
+  dialect: StoreDialect,
   group: string,
   ids: readonly string[],
   now: number,
 ): Promise<Set<string>> {
-  const rows = ids.map((id) => sql`(${group}, ${id}, 'handled', ${now})`);
-  const { rows: inserted } = await sql<{
-    event_id: string;
-  }>`insert into flotilla_inbox (grp, event_id, outcome, handled_at) values ${sql.join(
-    rows,
-  )} on conflict (grp, event_id) do nothing returning event_id`.execute(tx);
+  const { rows: inserted } =
+    dialect === 'postgres'
+      ? await sql<{
+          event_id: string;
+        }>`insert into flotilla_inbox (grp, event_id, outcome, handled_at) select ${group}::text, id, 'handled', ${now}::bigint from unnest(${ids}::text[]) as claimed(id) on conflict (grp, event_id) do nothing returning event_id`.execute(
+          tx,
+        )
+      : await sql<{
+          event_id: string;
+        }>`insert into flotilla_inbox (grp, event_id, outcome, handled_at) values ${sql.join(
+          ids.map((id) => sql`(${group}, ${id}, 'handled', ${now})`),
+        )} on conflict (grp, event_id) do nothing returning event_id`.execute(tx);
   return new Set(inserted.map((r) => r.event_id));
 }
 

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it, type TestContext } from 'node:test';
 import { openStore, type Store } from '@flotilla/store';
 import { createTestDatabase, requirePg, tempSqliteUrl } from '@flotilla/store/testing';
+import { claimInbox } from './handler-invocation.js';
 import { deleteSent, type EventsDb, type OutboxRow, readUnsent } from './outbox.js';
 import { type KitDb, kitMigrations } from './testing/conformance-kit.js';
 
@@ -27,7 +28,7 @@ async function storeOf(t: TestContext, dialect: 'sqlite' | 'postgres'): Promise<
 }
 
 for (const dialect of ['sqlite', 'postgres'] as const) {
-  describe(`outbox rows on ${dialect}`, { skip: dialect === 'postgres' ? pgSkip : false }, () => {
+  describe(`outbox and inbox rows on ${dialect}`, { skip: dialect === 'postgres' ? pgSkip : false }, () => {
     it('deletes exactly the rows sent, matching seq and id, whatever their number', async (t) => {
       const store = await storeOf(t, dialect);
       const db = store.db as unknown as EventsDb;
@@ -54,6 +55,25 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
         (await readUnsent(db, 10)).map((r) => r.id),
         ['e-3', 'e-5'],
       );
+    });
+
+    it("claims only the ids not yet in the group's inbox, whatever the batch size", async (t) => {
+      const store = await storeOf(t, dialect);
+      const claim = (group: string, ids: string[]) =>
+        store.transaction((tx) => claimInbox(tx as unknown as EventsDb, dialect, group, ids, 1_000));
+      assert.deepEqual([...(await claim('g', ['a', 'b']))].sort(), ['a', 'b']);
+      assert.deepEqual([...(await claim('g', ['b', 'c', 'd']))].sort(), ['c', 'd']);
+      assert.deepEqual([...(await claim('g', ['a']))], []);
+      assert.deepEqual([...(await claim('other', ['a']))], ['a']);
+      // A claim that rolls back leaves the ids free.
+      await assert.rejects(
+        store.transaction(async (tx) => {
+          await claimInbox(tx as unknown as EventsDb, dialect, 'g', ['e'], 1_000);
+          throw new Error('handler failed');
+        }),
+        /handler failed/,
+      );
+      assert.deepEqual([...(await claim('g', ['e']))], ['e']);
     });
   });
 }

@@ -1,3 +1,4 @@
+import type { StoreDialect } from '@flotilla/store';
 import { type Kysely, sql } from 'kysely';
 import type { EventEnvelope } from './envelope.js';
 import { encodeEnvelope } from './envelope.js';
@@ -51,7 +52,7 @@ export function readUnsent(db: EventsDb, limit: number): Promise<OutboxRow[]> {
  */
 export async function deleteSent(
   db: EventsDb,
-  dialect: 'sqlite' | 'postgres',
+  dialect: StoreDialect,
   rows: readonly OutboxRow[],
 ): Promise<void> {
   if (rows.length === 0) return;
