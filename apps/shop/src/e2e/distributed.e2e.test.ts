@@ -93,8 +93,10 @@ describe('the shop, distributed', { skip: skip ?? false }, () => {
     const summary = `${passed.length} passed (${passed.map((a) => a.status).join(',')}), ${limited.length} limited, in ${seconds.toFixed(2)} s`;
     for (const a of passed) assert.equal(a.status, 400, summary);
     assert.ok(passed.length >= 30, summary);
+    // The shared bucket's bound. Answered within 2 s it also rules out a bucket per instance
+    // (at least 80 would pass); a machine so loaded that the answers take longer refills enough
+    // that the two cannot be told apart by count, so no fixed "fewer than 80" is asserted.
     assert.ok(passed.length <= 40 + Math.ceil(20 * seconds) + 1, summary);
-    assert.ok(passed.length < 80, summary);
     for (const g of [0, 1])
       assert.ok(
         limited.some((a) => a.gateway === g),
