@@ -92,12 +92,14 @@ async function runScenario(
     await participant.transaction((tx) =>
       idempotent(tx, key, async (tx) => {
         if (phase === 'compensation') {
-          // Undoing an action that never happened is a no-op (a timed-out call may not have acted).
-          const { rows } =
-            await sql`select 1 from effects where saga_id = ${sagaId} and step = ${STEPS[step]} and kind = 'action'`.execute(
-              tx,
-            );
-          if (rows.length === 0) return;
+          // Undoing an action that never happened is a no-op — but a call that timed out may
+          // still act later. So the compensation first takes the action's key for itself: an
+          // action in flight either committed before (its key is there: undo it) or finds the
+          // key taken and never acts, as a real participant must ensure.
+          const actionKey = key.slice(0, -':compensate'.length);
+          const { rows: refused } = await sql`insert into flotilla_saga_idempotency (key, result, created_at)
+            values (${actionKey}, null, 0) on conflict (key) do nothing returning key`.execute(tx);
+          if (refused.length > 0) return;
         }
         await tx
           .insertInto('effects')
