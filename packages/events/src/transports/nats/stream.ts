@@ -23,6 +23,18 @@ export interface StreamSettings {
 
 const PARTITIONS_IN_DESCRIPTION = /\bpartitions=(\d+)\b/;
 
+/** Attempts at creating a stream whose storage the server failed to create. */
+const STORE_ATTEMPTS = 3;
+
+/** JetStream's "error creating store for stream" (err_code 10077), a transient server-side failure. */
+function isStoreCreationFailure(err: unknown): boolean {
+  const e = err as { api_error?: { err_code?: unknown }; message?: unknown } | null;
+  return (
+    e?.api_error?.err_code === 10077 ||
+    (typeof e?.message === 'string' && /error creating store for stream/i.test(e.message))
+  );
+}
+
 /**
  * Creates the stream, or checks and updates an existing one. Settings JetStream cannot change
  * in place (storage, retention) or that would misroute messages (subjects, partition count)
@@ -44,13 +56,17 @@ export async function ensureStream(jsm: JetStreamManager, settings: StreamSettin
     description: `Flotilla events: partitions=${settings.partitions}, subjects ${settings.subjectPrefix}.<partition>.<topic>`,
   } satisfies Partial<StreamConfig>;
   let info = await streamInfo(jsm, settings.stream);
-  if (info === undefined) {
+  for (let attempt = 1; info === undefined; attempt++) {
     try {
       return await jsm.streams.add(desired);
     } catch (err) {
       // Another instance may have created it in between: then check what it made.
       info = await streamInfo(jsm, settings.stream);
-      if (info === undefined) throw err;
+      if (info !== undefined) break;
+      // The server can fail to create a stream's storage while it removes the account's empty
+      // stream directory (the last stream was just deleted): a moment later it succeeds.
+      if (attempt >= STORE_ATTEMPTS || !isStoreCreationFailure(err)) throw err;
+      await new Promise((resolve) => setTimeout(resolve, 50 * attempt));
     }
   }
   const config = info.config;
