@@ -42,8 +42,8 @@ describe('flotilla chaos on the shop (embedded)', { timeout: 400_000 }, () => {
 
   it('reports the duplicate payment of a payment service that forgets Idempotency-Keys', async () => {
     const system = await loadShopFromSource();
-    // Calls to payment are blackholed for a second, twice: a charge already forwarded (300 ms at
-    // the provider) completes and commits, but its answer is dropped, so the saga sees a
+    // Calls to payment are blackholed for 2 s, twice: a charge already forwarded (1.5 s at the
+    // provider, so several are in flight at any moment even on a loaded machine) completes and commits, but its answer is dropped, so the saga sees a
     // transport error and charges again with the same key — which the broken build takes as a
     // new charge. Unlike a freeze, which races the payment service's own noticing that the caller
     // went away, the payment service here never learns the answer was lost. The blackholes are
@@ -54,11 +54,11 @@ describe('flotilla chaos on the shop (embedded)', { timeout: 400_000 }, () => {
       quiesceMs: 15_000,
       seed: 3,
       concurrency: 4,
-      faults: parseFaultSchedule('blackhole:payment@every=8s,jitter=1s,for=1s'),
+      faults: parseFaultSchedule('blackhole:payment@every=8s,jitter=1s,for=2s'),
       freePorts: true,
       env: chaosServiceEnv({
         FLOTILLA_TEST_BREAK_PAYMENT_DEDUP: '1',
-        PAYMENT_LATENCY_MS: '300',
+        PAYMENT_LATENCY_MS: '1500',
         ORDER_PAYMENT_RETRY_ATTEMPTS: '30',
         ORDER_RETRY_MAX_DELAY_MS: '1000',
       }),
