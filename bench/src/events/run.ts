@@ -11,8 +11,14 @@ import { fmtInt, fmtRatio, median } from '../lib/stats.js';
 import { publish } from '../lib/table.js';
 import type { WorkerConfig } from './worker.js';
 
-/** Events published and handled before each measurement: pools connected, code optimised. */
-const WARMUP = 1000;
+/**
+ * Events published and handled before each measurement: pools connected, code optimised. V8 is
+ * still compiling the hot paths with its optimising compiler after 1,000 events (a system-wide
+ * `perf` profile showed TurboFan busy for the first second of the measured window, doubling the
+ * CPU per event and, at half the maximum rate, the latency of that second); after 5,000 the
+ * window measures the steady state of a running service.
+ */
+const WARMUP = 5000;
 
 /** Options of the events benchmark. */
 export interface EventsBenchOptions {
