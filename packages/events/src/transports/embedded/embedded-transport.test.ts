@@ -167,6 +167,41 @@ describe('embeddedTransport', () => {
     await until(async () => (await transport.lag!('kept')) === 1, 'the old messages to be deleted');
   });
 
+  it("does not write a group's cursors for messages of topics it does not take", async (t) => {
+    const path = tempLog(t);
+    const transport = embeddedTransport({ path, pollIntervalMs: 20 });
+    t.after(() => transport.close());
+    const got = { orders: 0, mail: 0 };
+    const ack = (group: keyof typeof got) => async () => {
+      got[group]++;
+      return { kind: 'ack' as const };
+    };
+    await transport.subscribe({ group: 'orders', topics: ['OrderPlaced'] }, ack('orders'));
+    await transport.subscribe({ group: 'mail', topics: ['MailRequested'] }, ack('mail'));
+    // Count, from inside the log, every write that moves one of the bystander's cursors.
+    const db = openDatabase(path, 5000, 'normal');
+    t.after(() => db.close());
+    db.exec(`CREATE TABLE moves (n INTEGER);
+      CREATE TRIGGER count_moves AFTER UPDATE OF acked_seq ON cursors
+      WHEN new.grp = 'mail' AND new.acked_seq <> old.acked_seq BEGIN INSERT INTO moves VALUES (1); END;`);
+    const payload = new Uint8Array([1]);
+    for (let i = 0; i < 40; i++) {
+      await transport.publish([{ id: `order-${i}`, topic: 'OrderPlaced', key: `k${i}`, payload }]);
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    await until(() => got.orders === 40, 'the orders group to take its 40 messages');
+    // Several polls look at the log meanwhile: skipping foreign messages writes nothing.
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const moves = () => db.prepare<{ n: number }>('SELECT count(*) AS n FROM moves').get()!.n;
+    assert.equal(moves(), 0, 'cursor writes for messages the group does not take');
+    assert.equal(await transport.lag!('mail'), 0);
+    await transport.publish([{ id: 'mail-1', topic: 'MailRequested', key: 'k7', payload }]);
+    await until(() => got.mail === 1, 'the mail group to take its message');
+    // Its own message is recorded: the delivery's start moves the cursor, and so may its settlement.
+    await until(() => moves() >= 1, 'the delivery to be recorded');
+    assert.ok(moves() <= 2, `${moves()} cursor writes for one delivered message`);
+  });
+
   it('rejects options that are out of range, naming the field', () => {
     assert.throws(() => embeddedTransport({ path: '' }), /embeddedTransport.path must be a file path/);
     assert.throws(

@@ -20,7 +20,7 @@ import {
 import { GroupMember } from './group-member.js';
 import { LogStore } from './log-store.js';
 import { openDatabase, type SqliteDatabase } from './sqlite.js';
-import { listenLocally, notifyData, watchLog } from './wake.js';
+import { Doorbell, listenLocally, notifyData } from './wake.js';
 
 /** Options of {@link embeddedTransport}. */
 export interface EmbeddedTransportOptions {
@@ -43,7 +43,8 @@ export interface EmbeddedTransportOptions {
   readonly clock?: Clock;
   /**
    * How often subscribers look for new messages when no wake-up came (same-process publishes
-   * wake them at once, other processes' through a watch on the `-wal` file), in milliseconds.
+   * wake them at once, other processes' through a watched doorbell file, `<path>-wake`, that
+   * publishers write after each append), in milliseconds.
    * @default 500
    */
   readonly pollIntervalMs?: number;
@@ -86,6 +87,8 @@ const wallClock: Clock = {
 };
 
 const RETENTION_BATCH = 500;
+/** Messages a wake-up looks at to find whom to wake; with more, it wakes every worker. */
+const WAKE_LOOK_LIMIT = 256;
 
 /**
  * A durable transport for several processes on one machine with no server: an append-only log
@@ -114,10 +117,13 @@ class EmbeddedTransport implements Transport {
   private readonly store: LogStore;
   private readonly members = new Set<GroupMember>();
   private readonly unlisten: () => void;
-  private watcher: { close(): void } | undefined;
+  private readonly doorbell: Doorbell;
   private pollTimer: TimerHandle | undefined;
   private retentionTimer: TimerHandle | undefined;
   private wakeQueued = false;
+  private wakeEveryone = false;
+  /** The last sequence a wake-up has looked at (-1: none yet, so the first one wakes everyone). */
+  private seenSeq = -1;
   private closed = false;
   private closing: Promise<void> | undefined;
 
@@ -161,6 +167,7 @@ class EmbeddedTransport implements Transport {
       this.db.close();
       throw err;
     }
+    this.doorbell = new Doorbell(this.path, onError);
     this.unlisten = listenLocally(this.path, {
       data: () => this.wake(),
       rebalance: (group) => {
@@ -181,6 +188,7 @@ class EmbeddedTransport implements Transport {
       throw new TransportUnavailableError(this.kind, 'publish', errorMessage(err), { cause: err });
     }
     notifyData(this.path);
+    this.doorbell.ring();
   }
 
   async subscribe(options: SubscribeOptions, handler: DeliveryHandler): Promise<Subscription> {
@@ -207,7 +215,7 @@ class EmbeddedTransport implements Transport {
       throw new TransportUnavailableError(this.kind, 'subscribe', errorMessage(err), { cause: err });
     }
     this.members.add(member);
-    this.watcher ??= watchLog(this.path, () => this.wake(), this.onError);
+    this.doorbell.watch(() => this.wake());
     if (this.pollTimer === undefined) this.schedulePoll();
     return member;
   }
@@ -238,21 +246,37 @@ class EmbeddedTransport implements Transport {
     await Promise.all([...this.members].map((m) => m.close()));
     for (const timer of [this.pollTimer, this.retentionTimer])
       if (timer !== undefined) this.clock.clearTimeout(timer);
-    this.watcher?.close();
+    this.doorbell.close();
     this.unlisten();
     this.db.close();
   }
 
-  /** Coalesces wake-ups (one per event-loop turn) and passes the log's high-water mark to the members. */
-  private wake(): void {
+  /**
+   * Coalesces wake-ups (one per event-loop turn). After a publish, reads where the new messages
+   * went (sequence, partition and topic only) and wakes just the workers of those partitions
+   * whose group takes those topics: with a dozen groups of 16 partitions in a process, waking
+   * every idle worker would cost each of them a read of the log per publish. The poll, or more
+   * new messages than one look covers, wakes every worker behind the log's high-water mark.
+   */
+  private wake(everyone = false): void {
+    if (everyone) this.wakeEveryone = true;
     if (this.wakeQueued || this.members.size === 0) return;
     this.wakeQueued = true;
     setImmediate(() => {
       this.wakeQueued = false;
+      const all = this.wakeEveryone;
+      this.wakeEveryone = false;
       if (this.closed) return;
       try {
-        const high = this.store.highWater();
-        for (const m of this.members) m.onData(high);
+        const rows = all || this.seenSeq < 0 ? [] : this.store.appendedAfter(this.seenSeq, WAKE_LOOK_LIMIT);
+        if (all || this.seenSeq < 0 || rows.length === WAKE_LOOK_LIMIT) {
+          const high = this.store.highWater();
+          for (const m of this.members) m.onData(high);
+          this.seenSeq = Math.max(this.seenSeq, high);
+        } else if (rows.length > 0) {
+          for (const m of this.members) m.onAppended(rows);
+          this.seenSeq = rows[rows.length - 1]!.seq;
+        }
       } catch (err) {
         this.onError(err);
       }
@@ -262,7 +286,7 @@ class EmbeddedTransport implements Transport {
   private schedulePoll(): void {
     this.pollTimer = this.clock.setTimeout(() => {
       if (this.closed) return;
-      this.wake();
+      this.wake(true);
       this.schedulePoll();
     }, this.pollIntervalMs);
   }

@@ -3,7 +3,7 @@ import type { Clock, TimerHandle } from '@flotilla/resilience';
 import type { DeliveryHandler, Subscription } from '../../transport.js';
 import { Slots } from '../slots.js';
 import type { ResolvedSubscription } from '../validation.js';
-import type { CursorRow, GroupView, LogStore } from './log-store.js';
+import type { AppendedRow, CursorRow, GroupView, LogStore } from './log-store.js';
 import { PartitionWorker, type WorkerHost } from './partition-worker.js';
 import { notifyRebalance } from './wake.js';
 
@@ -79,6 +79,12 @@ export class GroupMember implements Subscription {
   /** New messages may be in the log up to `high`. */
   onData(high: number): void {
     for (const w of this.workers.values()) w.onData(high);
+  }
+
+  /** These messages were appended: wakes the workers of their partitions that wait for their topics. */
+  onAppended(rows: readonly AppendedRow[]): void {
+    for (const row of rows)
+      if (this.options.topics.has(row.topic)) this.workers.get(row.partition)?.onData(row.seq);
   }
 
   /** Another member in this process joined or gave partitions back: look again soon. */

@@ -71,6 +71,13 @@ export interface CursorRow {
   readonly lease_until: number;
 }
 
+/** A message's place in the log, without its body: what a wake-up needs to know. */
+export interface AppendedRow {
+  readonly seq: number;
+  readonly partition: number;
+  readonly topic: string;
+}
+
 /** A cursor write waiting for the next batch. */
 interface CursorWrite {
   readonly params: readonly unknown[];
@@ -94,6 +101,7 @@ export interface GroupView {
 export class LogStore {
   private readonly insert: Statement;
   private readonly sequence: Statement<{ seq: number }>;
+  private readonly appended: Statement<AppendedRow>;
   private readonly fetchers = new Map<number, Statement<LogRow>>();
   private readonly counters = new Map<number, Statement<{ n: number }>>();
   private readonly beginStmt: Statement;
@@ -119,6 +127,7 @@ export class LogStore {
        ON CONFLICT (id) DO NOTHING`,
     );
     this.sequence = db.prepare(`SELECT seq FROM sqlite_sequence WHERE name = 'log'`);
+    this.appended = db.prepare(`SELECT seq, partition, topic FROM log WHERE seq > ? ORDER BY seq LIMIT ?`);
     this.beginStmt = db.prepare(
       `UPDATE cursors SET acked_seq = ?, inflight_seq = ?, delivery_count = ?, not_before = 0
        WHERE grp = ? AND partition = ? AND owner = ?`,
@@ -157,6 +166,11 @@ export class LogStore {
   /** Appends messages in one `BEGIN IMMEDIATE` transaction (all or nothing); known ids are skipped. */
   publish(messages: readonly TransportMessage[], now: number): void {
     this.publishTx.immediate(messages, now);
+  }
+
+  /** Where and under which topic up to `limit` messages after `afterSeq` were appended, oldest first. */
+  appendedAfter(afterSeq: number, limit: number): AppendedRow[] {
+    return this.appended.all(afterSeq, limit);
   }
 
   /** The highest sequence ever assigned (0 for an empty log). */

@@ -38,6 +38,8 @@ export class PartitionWorker {
   busy = false;
   private settled: number;
   private persisted: number;
+  /** The last message of our topics settled here (0: none). */
+  private lastDelivered = 0;
   private inflightSeq: number | null;
   private deliveries: number;
   private notBefore: number;
@@ -105,10 +107,13 @@ export class PartitionWorker {
       const { rows, high } = store.fetch(this.partition, this.settled, this.host.topics, FETCH_BATCH);
       if (rows.length === 0) {
         // Nothing of our topics up to `high`: move past it (also past an in-flight message that
-        // retention deleted) and record that before going idle.
+        // retention deleted). A delivered message's settlement is recorded before going idle;
+        // having skipped other topics' messages is not worth a write (a next owner skips them
+        // again), so an uninterested group does not write its cursor for every message.
         this.settled = Math.max(this.settled, high);
+        const recorded = this.inflightSeq === null && this.lastDelivered <= this.persisted;
         this.inflightSeq = null;
-        await this.flush();
+        if (!recorded) await this.flush();
         await this.sleep(0, true);
         return;
       }
@@ -147,7 +152,7 @@ export class PartitionWorker {
     switch (outcome.kind) {
       case 'ack':
       case 'drop':
-        this.settled = row.seq;
+        this.settled = this.lastDelivered = row.seq;
         this.inflightSeq = null;
         this.deliveries = 0;
         this.notBefore = 0;

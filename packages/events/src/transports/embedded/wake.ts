@@ -1,5 +1,5 @@
-import { type FSWatcher, watch } from 'node:fs';
-import { basename, dirname } from 'node:path';
+import { closeSync, existsSync, type FSWatcher, openSync, utimesSync, watch } from 'node:fs';
+import { dirname } from 'node:path';
 
 /** What a transport instance listens to on its log: new messages, and group changes. */
 export interface WakeListener {
@@ -38,24 +38,79 @@ export function notifyRebalance(path: string, group: string): void {
 }
 
 /**
- * Watches the log's write-ahead file for writes by other processes (inotify on Linux). The
- * directory is watched rather than the `-wal` file, which SQLite deletes and recreates when the
- * last connection closes. Returns `undefined` where watching is not supported; polling covers it.
+ * The doorbell of the log at `path`: an empty file beside it whose times every publisher touches
+ * after each committed append, and that subscribers in other processes watch. Watching the log's
+ * own `-wal` file instead would wake every subscriber on every write to the log, cursor and
+ * lease writes included (several per delivered message, each then costing every process a read
+ * of the log), while only appends can bring new messages.
  */
-export function watchLog(
-  path: string,
-  onChange: () => void,
-  onError: (error: unknown) => void,
-): FSWatcher | undefined {
-  const wal = `${basename(path)}-wal`;
-  try {
-    const watcher = watch(dirname(path), { persistent: false }, (_event, filename) => {
-      if (filename === null || filename === wal) onChange();
-    });
-    watcher.on('error', onError);
-    return watcher;
-  } catch (err) {
-    onError(err);
-    return undefined;
+export class Doorbell {
+  /** The doorbell file, `<log>-wake`. */
+  readonly path: string;
+  private watcher: FSWatcher | undefined;
+  private closed = false;
+
+  constructor(
+    logPath: string,
+    private readonly onError: (error: unknown) => void,
+  ) {
+    this.path = `${logPath}-wake`;
+  }
+
+  /**
+   * Tells the watchers in other processes that messages were appended: one `utimes` call on the
+   * file's path (so a replaced file is still the one rung). Best effort: subscribers also poll.
+   */
+  ring(): void {
+    if (this.closed) return;
+    const now = Date.now() / 1000;
+    try {
+      utimesSync(this.path, now, now);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') this.onError(err);
+      else this.create();
+    }
+  }
+
+  /**
+   * Calls `onRing` when any process rings (inotify on Linux). Returns false where watching is
+   * not supported; polling covers it. A deleted or replaced file is recreated and watched again.
+   */
+  watch(onRing: () => void): boolean {
+    if (this.closed || this.watcher !== undefined) return this.watcher !== undefined;
+    try {
+      this.create();
+      this.watcher = watch(this.path, { persistent: false }, (event) => {
+        onRing();
+        if (event === 'rename' && !this.closed && existsSync(dirname(this.path))) {
+          // The watch followed the old file; follow the one the path names now (unless the
+          // whole folder, log included, is gone).
+          this.watcher?.close();
+          this.watcher = undefined;
+          this.watch(onRing);
+        }
+      });
+      this.watcher.on('error', this.onError);
+      return true;
+    } catch (err) {
+      this.onError(err);
+      return false;
+    }
+  }
+
+  /** Stops watching. */
+  close(): void {
+    this.closed = true;
+    this.watcher?.close();
+    this.watcher = undefined;
+  }
+
+  /** Creates the file when missing (never truncates it). */
+  private create(): void {
+    try {
+      closeSync(openSync(this.path, 'a'));
+    } catch (err) {
+      this.onError(err);
+    }
   }
 }
