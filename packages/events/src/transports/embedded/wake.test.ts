@@ -20,16 +20,22 @@ async function rings(count: () => number, n: number, what: string): Promise<void
   }
 }
 
+/** A watching and a ringing doorbell of one new log, closed after the test, and their errors. */
+function twoBells(t: TestContext) {
+  const log = tempLog(t);
+  const errors: unknown[] = [];
+  const listener = new Doorbell(log, (e) => errors.push(e));
+  const publisher = new Doorbell(log, (e) => errors.push(e));
+  t.after(() => {
+    listener.close();
+    publisher.close();
+  });
+  return { log, errors, listener, publisher };
+}
+
 describe('Doorbell', () => {
   it('wakes a watcher of the same log when another instance rings, and only then', async (t) => {
-    const log = tempLog(t);
-    const errors: unknown[] = [];
-    const listener = new Doorbell(log, (e) => errors.push(e));
-    const publisher = new Doorbell(log, (e) => errors.push(e));
-    t.after(() => {
-      listener.close();
-      publisher.close();
-    });
+    const { log, errors, listener, publisher } = twoBells(t);
     let heard = 0;
     assert.equal(
       listener.watch(() => heard++),
@@ -46,14 +52,7 @@ describe('Doorbell', () => {
   });
 
   it('keeps working when the doorbell file is deleted: the ring recreates it, the watch follows it', async (t) => {
-    const log = tempLog(t);
-    const errors: unknown[] = [];
-    const listener = new Doorbell(log, (e) => errors.push(e));
-    const publisher = new Doorbell(log, (e) => errors.push(e));
-    t.after(() => {
-      listener.close();
-      publisher.close();
-    });
+    const { log, errors, listener, publisher } = twoBells(t);
     let heard = 0;
     listener.watch(() => heard++);
     unlinkSync(`${log}-wake`);
