@@ -5,19 +5,9 @@ import { deferred, recordingLogger } from './fixtures/dialects.js';
 import { migrationLockKey } from './migrator.js';
 import { openStore, type Store, type StoreOptions } from './open-store.js';
 import { loadPg } from './pg-module.js';
-import { createTestDatabase, requirePg, type TestDatabase } from './testing.js';
+import { createTestDatabase, queryDatabase, requirePg, type TestDatabase } from './testing.js';
 
 const pg = await requirePg();
-
-async function adminQuery(url: string, text: string, params: unknown[] = []) {
-  const client = new (loadPg().Client)({ connectionString: url });
-  await client.connect();
-  try {
-    return (await client.query(text, params)).rows;
-  } finally {
-    await client.end();
-  }
-}
 
 describe('PostgreSQL store', { skip: pg.skip }, () => {
   let database: TestDatabase;
@@ -38,7 +28,7 @@ describe('PostgreSQL store', { skip: pg.skip }, () => {
   }
 
   it('keeps each service in its own schema, created when absent', async (t) => {
-    const before = await adminQuery(
+    const before = await queryDatabase(
       database.url,
       "select nspname from pg_namespace where nspname in ('orders', 'payments')",
     );
@@ -47,7 +37,7 @@ describe('PostgreSQL store', { skip: pg.skip }, () => {
     const orders = await open(t, { service: 'orders', url: withSchema('orders'), migrations: ledger });
     const payments = await open(t, { service: 'payments', url: withSchema('payments'), migrations: ledger });
     await sql`insert into ledger (note) values ('order placed')`.execute(orders.db);
-    const tables = await adminQuery(
+    const tables = await queryDatabase(
       database.url,
       `select table_schema, table_name from information_schema.tables
        where table_schema in ('orders', 'payments') order by table_schema, table_name`,
@@ -85,7 +75,7 @@ describe('PostgreSQL store', { skip: pg.skip }, () => {
 
   it("leaves pg's global type parsers alone", async (t) => {
     await open(t, { service: 'numbers', url: withSchema('numbers_global') });
-    assert.deepEqual(await adminQuery(database.url, 'select 5::int8 as v'), [{ v: '5' }]);
+    assert.deepEqual(await queryDatabase(database.url, 'select 5::int8 as v'), [{ v: '5' }]);
   });
 
   it('logs an idle connection that dies instead of crashing, and keeps working', async (t) => {
@@ -103,7 +93,7 @@ describe('PostgreSQL store', { skip: pg.skip }, () => {
       },
     });
     await sql`select 1`.execute(store.db);
-    const killed = await adminQuery(
+    const killed = await queryDatabase(
       database.url,
       `select pg_terminate_backend(pid) as ok from pg_stat_activity
        where datname = current_database() and application_name = 'fragile' and pid <> pg_backend_pid()`,
@@ -143,7 +133,7 @@ describe('PostgreSQL store', { skip: pg.skip }, () => {
     });
     const failure = assert.rejects(transaction, /terminat|not queryable|Connection/i);
     await inside.promise;
-    const rows = await adminQuery(
+    const rows = await queryDatabase(
       database.url,
       `select pg_terminate_backend(pid) as ok from pg_stat_activity
        where datname = current_database() and application_name = 'inflight' and pid <> pg_backend_pid()`,
@@ -224,7 +214,7 @@ describe('PostgreSQL store', { skip: pg.skip }, () => {
     const migrating = store.migrate();
     let waiting = 0;
     for (let attempt = 0; attempt < 500 && waiting === 0; attempt++) {
-      const rows = await adminQuery(
+      const rows = await queryDatabase(
         database.url,
         "select count(*)::int as n from pg_locks where locktype = 'advisory' and not granted",
       );

@@ -4,7 +4,7 @@ import { sql } from 'kysely';
 import { openStore, type StoreOptions } from './open-store.js';
 import { loadPg } from './pg-module.js';
 import { StatementNames } from './prepared-statements.js';
-import { createTestDatabase, requirePg, type TestDatabase } from './testing.js';
+import { createTestDatabase, queryDatabase, requirePg, type TestDatabase } from './testing.js';
 
 describe('StatementNames', () => {
   it('names a text on its second sighting and keeps the name', () => {
@@ -45,16 +45,6 @@ describe('StatementNames', () => {
 });
 
 const pg = await requirePg();
-
-async function adminQuery(url: string, text: string): Promise<void> {
-  const client = new (loadPg().Client)({ connectionString: url });
-  await client.connect();
-  try {
-    await client.query(text);
-  } finally {
-    await client.end();
-  }
-}
 
 describe('prepared statements on PostgreSQL', { skip: pg.skip }, () => {
   let database: TestDatabase;
@@ -120,7 +110,7 @@ describe('prepared statements on PostgreSQL', { skip: pg.skip }, () => {
     const read = () => sql`select * from items where id = ${1}`.execute(store.db);
     await read();
     assert.deepEqual((await read()).rows, [{ id: 1, name: 'tea' }]);
-    await adminQuery(database.url, "alter table prep_alter.items add column colour text default 'green'");
+    await queryDatabase(database.url, "alter table prep_alter.items add column colour text default 'green'");
     await assert.rejects(read(), /cached plan must not change result type/);
     assert.deepEqual((await read()).rows, [{ id: 1, name: 'tea', colour: 'green' }]);
     assert.deepEqual((await read()).rows, [{ id: 1, name: 'tea', colour: 'green' }]);

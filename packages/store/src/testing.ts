@@ -160,24 +160,35 @@ export async function createTestDatabase(options: CreateTestDatabaseOptions): Pr
       `createTestDatabase.prefix must be 1-30 lowercase letters, digits or '_' starting with a letter, got ${String(prefix)}`,
     );
   const name = `${prefix}_${Date.now().toString(36)}_${randomBytes(4).toString('hex')}`;
-  await admin(url, `create database "${name}"`);
+  await queryDatabase(url, `create database "${name}"`);
   const target = new URL(url);
   target.pathname = `/${name}`;
   let dropped: Promise<void> | undefined;
   const drop = (): Promise<void> => {
-    dropped ??= admin(url, `drop database if exists "${name}" with (force)`);
+    dropped ??= queryDatabase(url, `drop database if exists "${name}" with (force)`).then(() => undefined);
     return dropped;
   };
   return { name, url: target.toString(), drop, [Symbol.asyncDispose]: drop };
 }
 
-async function admin(url: string, statement: string): Promise<void> {
+/**
+ * Runs one statement on a connection of its own to the PostgreSQL database at `url`, outside any
+ * store (to create or alter what a test's store then meets), and returns its rows.
+ *
+ * @example
+ * await queryDatabase(database.url, 'alter table items add column colour text');
+ */
+export async function queryDatabase<Row = Record<string, unknown>>(
+  url: string,
+  text: string,
+  params: readonly unknown[] = [],
+): Promise<Row[]> {
   const { Client } = loadPg();
   const client = new Client({ connectionString: url, connectionTimeoutMillis: 5000 });
   client.on('error', () => {});
   try {
     await client.connect();
-    await client.query(statement);
+    return (await client.query(text, [...params])).rows as Row[];
   } finally {
     await client.end().catch(() => {});
   }
