@@ -23,11 +23,25 @@ const REASONS: Readonly<Record<EventData<typeof OrderCancelled>['reason'], strin
   FAILED: 'Something went wrong on our side. Any amount taken has been refunded.',
 };
 
+/** A currency's formatter and its minor-unit exponent. */
+interface MoneyFormat {
+  readonly format: Intl.NumberFormat;
+  readonly scale: number;
+}
+
+/** One formatter per currency: building an `Intl.NumberFormat` costs far more than using one. */
+const moneyFormats = new Map<string, MoneyFormat>();
+
 /** Formats integer minor units of `currency`, e.g. 1250 EUR → "€12.50". */
 export function formatMoney(minor: number, currency: string): string {
-  const format = new Intl.NumberFormat('en-IE', { style: 'currency', currency });
-  const digits = format.resolvedOptions().maximumFractionDigits ?? 2;
-  return format.format(minor / 10 ** digits);
+  let money = moneyFormats.get(currency);
+  if (money === undefined) {
+    const format = new Intl.NumberFormat('en-IE', { style: 'currency', currency });
+    money = { format, scale: 10 ** (format.resolvedOptions().maximumFractionDigits ?? 2) };
+    // Bounded: codes are three letters (a malformed one throws above and is not kept).
+    moneyFormats.set(currency, money);
+  }
+  return money.format.format(minor / money.scale);
 }
 
 /** The short form of an order id used in subjects (its first 8 characters). */
