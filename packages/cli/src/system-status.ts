@@ -1,4 +1,5 @@
 import { Agent, request } from 'undici';
+import { findAdminToken } from './admin-token.js';
 import { connectControl } from './control-client.js';
 import { isSystemNotRunningError } from './errors.js';
 import type { InstanceState } from './supervisor-events.js';
@@ -20,7 +21,11 @@ export interface InstanceHealth {
   readonly health: 'ready' | 'not_ready' | 'starting' | 'draining' | 'down';
   /** Readiness checks that fail, with their error. */
   readonly failingChecks: readonly string[];
-  /** Circuit breaker state per upstream (`closed`, `open`, `half-open`), from `/internal/policies`. */
+  /**
+   * Circuit breaker state per upstream (`closed`, `open`, `half-open`), from `/internal/policies`;
+   * for the system's gateway service also from its admin API, `/__admin/upstreams` (with the admin
+   * token; none from there when there is no token, or it is refused).
+   */
   readonly breakers: Readonly<Record<string, string>>;
   /** Queue depths the service reports in `/internal/info` under `queues`, by queue name. */
   readonly queues: Readonly<Record<string, number>>;
@@ -49,12 +54,26 @@ export interface SystemStatusOptions {
   timeoutMs?: number;
   /** Cancels the probes. */
   signal?: AbortSignal;
+  /**
+   * The admin token (`FLOTILLA_ADMIN_TOKEN`) the gateway's `/__admin/upstreams` needs, to read its
+   * breakers. It is sent to the gateway service's instances only.
+   * @default `FLOTILLA_ADMIN_TOKEN` in `env`, else the system's data directory `secrets.json`
+   */
+  adminToken?: string;
+  /**
+   * Where `FLOTILLA_ADMIN_TOKEN` is looked up when `adminToken` is not given.
+   * @default process.env
+   */
+  env?: Readonly<Record<string, string | undefined>>;
 }
 
 /**
  * Asks every instance of a system how it is: `/health/ready`, its breakers from
  * `/internal/policies` and its queue depths from `/internal/info` (a `queues` object of name →
- * depth, when the service reports one), alongside the supervisor's view when `up` runs.
+ * depth, when the service reports one), alongside the supervisor's view when `up` runs. The
+ * gateway service's instances (`system.gateway`) are also asked for their upstreams' breakers on
+ * their admin API, `/__admin/upstreams`, with the admin token ({@link SystemStatusOptions.adminToken});
+ * without a token, or when it is refused, the gateway's breakers are simply not known.
  *
  * @example
  * const status = await systemStatus(await loadSystem('flotilla.system.ts'));
@@ -82,8 +101,15 @@ export async function systemStatus(system: System, options: SystemStatusOptions 
       .services.flatMap((s) =>
         s.instances.map((i) => ({ service: s.name, instance: i.index, url: i.url, supervisor: undefined })),
       );
+  const gateway = system.gateway;
+  const adminToken = targets.some((t) => t.service === gateway)
+    ? findAdminToken(system, options.adminToken, options.env ?? process.env)
+    : undefined;
   const dispatcher = new Agent({ keepAliveTimeout: 1_000, connectTimeout: timeoutMs });
-  const get = async (url: string): Promise<{ status: number; body: unknown } | undefined> => {
+  const get = async (
+    url: string,
+    headers: Record<string, string> = {},
+  ): Promise<{ status: number; body: unknown } | undefined> => {
     const signals = [
       AbortSignal.timeout(timeoutMs),
       ...(options.signal === undefined ? [] : [options.signal]),
@@ -91,6 +117,7 @@ export async function systemStatus(system: System, options: SystemStatusOptions 
     try {
       const res = await request(url, {
         dispatcher,
+        headers,
         headersTimeout: timeoutMs,
         bodyTimeout: timeoutMs,
         signal: AbortSignal.any(signals),
@@ -108,10 +135,13 @@ export async function systemStatus(system: System, options: SystemStatusOptions 
   try {
     const services = await Promise.all(
       targets.map(async (t): Promise<InstanceHealth> => {
-        const [ready, policies, info] = await Promise.all([
+        const [ready, policies, info, upstreams] = await Promise.all([
           get(`${t.url}/health/ready`),
           get(`${t.url}/internal/policies`),
           get(`${t.url}/internal/info`),
+          t.service === gateway && adminToken !== undefined
+            ? get(`${t.url}/__admin/upstreams`, { authorization: `Bearer ${adminToken}` })
+            : undefined,
         ]);
         const report = (ready?.body ?? {}) as {
           status?: string;
@@ -134,7 +164,11 @@ export async function systemStatus(system: System, options: SystemStatusOptions 
           failingChecks: Object.entries(report.checks ?? {})
             .filter(([, c]) => c.status === 'fail')
             .map(([name, c]) => (c.error === undefined ? name : `${name}: ${c.error}`)),
-          breakers: breakersOf(policies?.body),
+          breakers: {
+            ...breakersOf(policies?.body),
+            // Only a 200 counts: 401/403 (token refused) and 404 (no admin API) tell nothing.
+            ...(upstreams?.status === 200 ? gatewayBreakersOf(upstreams.body) : {}),
+          },
           queues: queuesOf(info?.body),
         };
       }),
@@ -164,6 +198,20 @@ export function breakersOf(body: unknown): Record<string, string> {
   for (const upstream of upstreams as { service?: unknown; policy?: unknown }[]) {
     const state = breakerState(upstream.policy);
     if (typeof upstream.service === 'string' && state !== undefined) out[upstream.service] = state;
+  }
+  return out;
+}
+
+/**
+ * `{ payment: 'open' }` from the gateway's `/__admin/upstreams`: each upstream's `service` and the
+ * state of its `breaker`.
+ */
+export function gatewayBreakersOf(body: unknown): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (!Array.isArray(body)) return out;
+  for (const upstream of body as ({ service?: unknown; breaker?: unknown } | null)[]) {
+    if (typeof upstream?.service === 'string' && typeof upstream.breaker === 'string')
+      out[upstream.service] = upstream.breaker;
   }
   return out;
 }

@@ -19,11 +19,15 @@ Options:
 
 Shows every instance's readiness, circuit breakers (upstream=state) and queue depths, with the
 supervisor's state, pid, restarts and uptime when flotilla up runs. Exits 1 when an instance is
-not ready.
+not ready. Breakers come from each instance's /internal/policies; the gateway's from its admin
+API (/__admin/upstreams), which needs the admin token: without one, or when it is refused, the
+gateway's breakers are left out.
 
 Options:
   -f, --file <path>      the system file
   -p, --profile <name>   the profile whose instances to probe when flotilla up is not running
+      --token <token>    the admin token for the gateway's breakers (default $FLOTILLA_ADMIN_TOKEN,
+                         else the system's data directory secrets.json)
       --json             print the status as JSON
   -h, --help             show this help`,
   stop: `Usage: flotilla stop <service> [options]

@@ -13,11 +13,16 @@ export async function statusCommand(args: readonly string[], io: CommandIO): Pro
       file: { type: 'string', short: 'f' },
       profile: { type: 'string', short: 'p' },
       json: { type: 'boolean' },
+      token: { type: 'string' },
     },
     1,
   );
   const system = await systemFromArgs('status', positionals[0], values.file, io);
-  const status = await systemStatus(system, values.profile === undefined ? {} : { profile: values.profile });
+  const status = await systemStatus(system, {
+    env: io.env,
+    ...(values.profile === undefined ? {} : { profile: values.profile }),
+    ...(values.token === undefined ? {} : { adminToken: values.token }),
+  });
   const allReady = status.services.every((s) => s.health === 'ready');
   if (values.json === true) {
     io.stdout.write(`${JSON.stringify(status, null, 2)}\n`);

@@ -1,7 +1,7 @@
 import { FlotillaError, type FlotillaErrorOptions, hasFlotillaCode } from '@flotilla/resilience';
 import { request } from 'undici';
+import { findAdminToken } from '../admin-token.js';
 import { isUsageError, UsageError } from '../cli/args.js';
-import { readSecrets } from '../secrets-file.js';
 import { parseTraces, type TraceSpan } from './trace-file.js';
 
 /**
@@ -73,7 +73,8 @@ export function liveBaseUrl(text: string): string {
 /**
  * The admin token to read a running system's spans with: `explicit` (`--token`), else
  * `FLOTILLA_ADMIN_TOKEN` in `env`, else the one in the system's data directory (`secrets.json`,
- * as `flotilla up` generated it). Throws a {@link LiveSpansError} (`NO_TOKEN`) when there is none.
+ * as `flotilla up` generated it), found by {@link findAdminToken}. Throws a {@link LiveSpansError}
+ * (`NO_TOKEN`) when there is none.
  */
 export function liveToken(
   system: { readonly dataDir: string },
@@ -81,11 +82,8 @@ export function liveToken(
   explicit: string | undefined,
   env: Readonly<Record<string, string | undefined>>,
 ): string {
-  const fromEnv = env.FLOTILLA_ADMIN_TOKEN;
-  if (explicit !== undefined && explicit !== '') return explicit;
-  if (fromEnv !== undefined && fromEnv !== '') return fromEnv;
-  const saved = readSecrets(system.dataDir)?.FLOTILLA_ADMIN_TOKEN;
-  if (saved !== undefined) return saved;
+  const token = findAdminToken(system, explicit, env);
+  if (token !== undefined) return token;
   throw new LiveSpansError(
     `no admin token: pass --token, set FLOTILLA_ADMIN_TOKEN, or name the system flotilla up started (its data directory ${system.dataDir} holds secrets.json)`,
     url,
