@@ -53,6 +53,20 @@ async function runScenario(
   await sql`delete from flotilla_saga_idempotency`.execute(participant.db);
   const clock = manualClock(1_700_000_000_000);
   const hung: (() => void)[] = [];
+  /**
+   * The participant's side of every call: the manual clock times a call out without waiting for
+   * it, so under load it may still act after its saga settled. The run waits for all of them
+   * before checking (a late effect must be seen by the checks) and before it ends: the next run
+   * reuses the saga ids and keys on emptied tables, and an effect committed there by a call of
+   * this run would be an effect that run never logged.
+   */
+  const inflight = new Set<Promise<unknown>>();
+  const drain = async (): Promise<void> => {
+    while (inflight.size > 0) await Promise.allSettled([...inflight]);
+  };
+  /** Set once the sagas settled: a late "crash" starts no runner any more. */
+  let over = false;
+  const runners: SagaRunner<ShopDb>[] = [];
   let generation = 0;
   let runner: SagaRunner<ShopDb>;
   const newRunner = (): SagaRunner<ShopDb> => {
@@ -69,6 +83,7 @@ async function runScenario(
       compensationBackoff: constantBackoff(500),
       logger: quiet,
     });
+    runners.push(r);
     void r.run();
     return r;
   };
@@ -82,13 +97,35 @@ async function runScenario(
   ): Promise<void> => {
     const plan = (phase === 'action' ? plans[i]?.actions : plans[i]?.compensations)?.[step] ?? [];
     const what = plan[n - 1] ?? 'ok';
+    const work = participate(what, step, phase, key, sagaId);
+    inflight.add(work);
+    const forget = () => inflight.delete(work);
+    work.then(forget, forget);
+    if ((await work) === 'answered') return;
+    if (what === 'fail') throw new Error(`${STEPS[step]} ${phase} refused`);
+    if (what === 'timeout') return new Promise<void>(() => {});
+    if (what === 'fail-after') throw new Error(`${STEPS[step]} ${phase} lost its response`);
+    if (what === 'crash' && !over) {
+      const dead = runner;
+      void dead.close();
+      runner = newRunner();
+      return new Promise<void>((resolve) => hung.push(resolve));
+    }
+  };
+  /** What the participant does for one call: `answered` when it had seen the key already. */
+  const participate = async (
+    what: Outcome,
+    step: number,
+    phase: 'action' | 'compensation',
+    key: string,
+    sagaId: string,
+  ): Promise<'answered' | 'done'> => {
     // A participant answers a key it has seen with the first result, whatever else happens now.
     const seen = await sql`select 1 from flotilla_saga_idempotency where key = ${key}`.execute(
       participant.db,
     );
-    if (seen.rows.length > 0) return;
-    if (what === 'fail') throw new Error(`${STEPS[step]} ${phase} refused`);
-    if (what === 'timeout') return new Promise<void>(() => {});
+    if (seen.rows.length > 0) return 'answered';
+    if (what === 'fail' || what === 'timeout') return 'done';
     await participant.transaction((tx) =>
       idempotent(tx, key, async (tx) => {
         if (phase === 'compensation') {
@@ -107,13 +144,7 @@ async function runScenario(
           .execute();
       }),
     );
-    if (what === 'fail-after') throw new Error(`${STEPS[step]} ${phase} lost its response`);
-    if (what === 'crash') {
-      const dead = runner;
-      void dead.close();
-      runner = newRunner();
-      return new Promise<void>((resolve) => hung.push(resolve));
-    }
+    return 'done';
   };
   const call = (step: number) => ({
     timeoutMs: 3000,
@@ -137,41 +168,49 @@ async function runScenario(
   const settle = async (): Promise<void> => {
     for (const id of ids) await runner.settled(id);
   };
-  await drive(clock, settle(), 200);
+  try {
+    await drive(clock, settle(), 200);
+    // A call the clock timed out may still be acting: what it does counts too.
+    await drain();
 
-  // Invariants.
-  const { rows: effects } = await sql<{ saga_id: string; step: string; kind: string; n: number }>`
-    select saga_id, step, kind, count(*) as n from effects group by saga_id, step, kind`.execute(
-    participant.db,
-  );
-  for (const e of effects) assert.equal(Number(e.n), 1, `effect applied twice: ${JSON.stringify(e)}`);
-  for (const id of ids) {
-    const saga = await runner.get(id);
-    assert.ok(isTerminal(saga.state) || saga.state === 'stuck', `${id} ended ${saga.state}`);
-    const mine = effects.filter((e) => e.saga_id === id);
-    const has = (step: string, kind: string) => mine.some((e) => e.step === step && e.kind === kind);
-    for (const e of mine) {
-      // No effect without its record in the saga's log…
-      assert.ok(
-        saga.timeline.some((a) => a.step === e.step && a.phase === e.kind),
-        `${id}: ${e.step} ${e.kind} applied but never logged`,
-      );
-      // …and no compensation without its action.
-      if (e.kind === 'compensation')
-        assert.ok(has(e.step, 'action'), `${id}: ${e.step} compensated without its action`);
+    // Invariants.
+    const { rows: effects } = await sql<{ saga_id: string; step: string; kind: string; n: number }>`
+      select saga_id, step, kind, count(*) as n from effects group by saga_id, step, kind`.execute(
+      participant.db,
+    );
+    for (const e of effects) assert.equal(Number(e.n), 1, `effect applied twice: ${JSON.stringify(e)}`);
+    for (const id of ids) {
+      const saga = await runner.get(id);
+      assert.ok(isTerminal(saga.state) || saga.state === 'stuck', `${id} ended ${saga.state}`);
+      const mine = effects.filter((e) => e.saga_id === id);
+      const has = (step: string, kind: string) => mine.some((e) => e.step === step && e.kind === kind);
+      for (const e of mine) {
+        // No effect without its record in the saga's log…
+        assert.ok(
+          saga.timeline.some((a) => a.step === e.step && a.phase === e.kind),
+          `${id}: ${e.step} ${e.kind} applied but never logged`,
+        );
+        // …and no compensation without its action.
+        if (e.kind === 'compensation')
+          assert.ok(has(e.step, 'action'), `${id}: ${e.step} compensated without its action`);
+      }
+      if (saga.state === 'completed') {
+        for (const step of STEPS) assert.ok(has(step, 'action'), `${id} completed without ${step}`);
+        assert.ok(!mine.some((e) => e.kind === 'compensation'), `${id} completed yet compensated`);
+      }
+      if (saga.state === 'compensated') {
+        assert.ok(!has('pay', 'action'), `${id} compensated after its pivot succeeded`);
+        for (const step of ['reserve', 'charge'])
+          if (has(step, 'action')) assert.ok(has(step, 'compensation'), `${id}: ${step} never compensated`);
+      }
     }
-    if (saga.state === 'completed') {
-      for (const step of STEPS) assert.ok(has(step, 'action'), `${id} completed without ${step}`);
-      assert.ok(!mine.some((e) => e.kind === 'compensation'), `${id} completed yet compensated`);
-    }
-    if (saga.state === 'compensated') {
-      assert.ok(!has('pay', 'action'), `${id} compensated after its pivot succeeded`);
-      for (const step of ['reserve', 'charge'])
-        if (has(step, 'action')) assert.ok(has(step, 'compensation'), `${id}: ${step} never compensated`);
-    }
+  } finally {
+    // Nothing of this run may act in the next one: no late call, no runner still writing.
+    over = true;
+    for (const resolve of hung) resolve();
+    await drain();
+    await drive(clock, Promise.all(runners.map((r) => r.close())), 200);
   }
-  void runner.close();
-  for (const resolve of hung) resolve();
 }
 
 for (const { dialect, skip } of dialects) {
