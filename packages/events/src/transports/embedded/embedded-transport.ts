@@ -20,7 +20,7 @@ import {
 import { GroupMember } from './group-member.js';
 import { LogStore } from './log-store.js';
 import { openDatabase, type SqliteDatabase } from './sqlite.js';
-import { Doorbell, listenLocally, notifyData } from './wake.js';
+import { Doorbells, listenLocally, notifyData } from './wake.js';
 
 /** Options of {@link embeddedTransport}. */
 export interface EmbeddedTransportOptions {
@@ -43,8 +43,8 @@ export interface EmbeddedTransportOptions {
   readonly clock?: Clock;
   /**
    * How often subscribers look for new messages when no wake-up came (same-process publishes
-   * wake them at once, other processes' through a watched doorbell file, `<path>-wake`, that
-   * publishers write after each append), in milliseconds.
+   * wake them at once, other processes' through watched doorbell files, one per topic in
+   * `<path>-topics`, that publishers touch after each append), in milliseconds.
    * @default 500
    */
   readonly pollIntervalMs?: number;
@@ -117,7 +117,7 @@ class EmbeddedTransport implements Transport {
   private readonly store: LogStore;
   private readonly members = new Set<GroupMember>();
   private readonly unlisten: () => void;
-  private readonly doorbell: Doorbell;
+  private readonly doorbells: Doorbells;
   private pollTimer: TimerHandle | undefined;
   private retentionTimer: TimerHandle | undefined;
   private wakeQueued = false;
@@ -167,7 +167,7 @@ class EmbeddedTransport implements Transport {
       this.db.close();
       throw err;
     }
-    this.doorbell = new Doorbell(this.path, onError);
+    this.doorbells = new Doorbells(this.path, onError);
     this.unlisten = listenLocally(this.path, {
       data: () => this.wake(),
       rebalance: (group) => {
@@ -188,7 +188,7 @@ class EmbeddedTransport implements Transport {
       throw new TransportUnavailableError(this.kind, 'publish', errorMessage(err), { cause: err });
     }
     notifyData(this.path);
-    this.doorbell.ring();
+    this.doorbells.ring(new Set(messages.map((m) => m.topic)));
   }
 
   async subscribe(options: SubscribeOptions, handler: DeliveryHandler): Promise<Subscription> {
@@ -215,7 +215,7 @@ class EmbeddedTransport implements Transport {
       throw new TransportUnavailableError(this.kind, 'subscribe', errorMessage(err), { cause: err });
     }
     this.members.add(member);
-    this.doorbell.watch(() => this.wake());
+    this.doorbells.watch(resolved.topics, () => this.wake());
     if (this.pollTimer === undefined) this.schedulePoll();
     return member;
   }
@@ -246,7 +246,7 @@ class EmbeddedTransport implements Transport {
     await Promise.all([...this.members].map((m) => m.close()));
     for (const timer of [this.pollTimer, this.retentionTimer])
       if (timer !== undefined) this.clock.clearTimeout(timer);
-    this.doorbell.close();
+    this.doorbells.close();
     this.unlisten();
     this.db.close();
   }

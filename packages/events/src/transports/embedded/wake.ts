@@ -1,5 +1,5 @@
-import { closeSync, existsSync, type FSWatcher, openSync, utimesSync, watch } from 'node:fs';
-import { dirname } from 'node:path';
+import { closeSync, existsSync, type FSWatcher, mkdirSync, openSync, utimesSync, watch } from 'node:fs';
+import { dirname, join } from 'node:path';
 
 /** What a transport instance listens to on its log: new messages, and group changes. */
 export interface WakeListener {
@@ -38,59 +38,81 @@ export function notifyRebalance(path: string, group: string): void {
 }
 
 /**
- * The doorbell of the log at `path`: an empty file beside it whose times every publisher touches
- * after each committed append, and that subscribers in other processes watch. Watching the log's
- * own `-wal` file instead would wake every subscriber on every write to the log, cursor and
- * lease writes included (several per delivered message, each then costing every process a read
- * of the log), while only appends can bring new messages.
+ * The doorbells of the log at `path`: a folder beside it, `<log>-topics`, with an empty file per
+ * topic. A publisher touches the file of each topic it appended after the commit; a process
+ * watches the files of the topics its subscriptions take. So a publish wakes only the processes
+ * that take its topic. Watching the log's own `-wal` file instead would wake every subscriber
+ * on every write to the log, cursor and lease writes included (several per delivered message,
+ * each costing every process an event-loop turn and a read of the log).
  */
-export class Doorbell {
-  /** The doorbell file, `<log>-wake`. */
-  readonly path: string;
-  private watcher: FSWatcher | undefined;
+export class Doorbells {
+  /** The folder of the doorbell files, `<log>-topics`. */
+  readonly dir: string;
+  private readonly watchers = new Map<string, FSWatcher>();
   private closed = false;
 
   constructor(
     logPath: string,
     private readonly onError: (error: unknown) => void,
   ) {
-    this.path = `${logPath}-wake`;
+    this.dir = `${logPath}-topics`;
   }
 
   /**
-   * Tells the watchers in other processes that messages were appended: one `utimes` call on the
-   * file's path (so a replaced file is still the one rung). Best effort: subscribers also poll.
+   * Tells the watchers in other processes that messages of `topics` were appended: one `utimes`
+   * call per topic on the file's path (so a replaced file is still the one rung). Best effort:
+   * subscribers also poll.
    */
-  ring(): void {
+  ring(topics: Iterable<string>): void {
     if (this.closed) return;
     const now = Date.now() / 1000;
-    try {
-      utimesSync(this.path, now, now);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') this.onError(err);
-      else this.create();
+    for (const topic of topics) {
+      try {
+        utimesSync(this.fileOf(topic), now, now);
+      } catch (err) {
+        // No file: nobody watches that topic yet (a watcher creates the file before watching it).
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') this.onError(err);
+      }
     }
   }
 
   /**
-   * Calls `onRing` when any process rings (inotify on Linux). Returns false where watching is
-   * not supported; polling covers it. A deleted or replaced file is recreated and watched again.
+   * Calls `onRing` when any process rings one of `topics` (inotify on Linux); topics already
+   * watched are kept. Returns false when a watch could not be set up (unsupported there); polling
+   * covers it. A deleted or replaced file is recreated and watched again.
    */
-  watch(onRing: () => void): boolean {
-    if (this.closed || this.watcher !== undefined) return this.watcher !== undefined;
+  watch(topics: Iterable<string>, onRing: () => void): boolean {
+    let ok = true;
+    for (const topic of topics) if (!this.watchTopic(topic, onRing)) ok = false;
+    return ok;
+  }
+
+  /** Stops watching. */
+  close(): void {
+    this.closed = true;
+    for (const w of this.watchers.values()) w.close();
+    this.watchers.clear();
+  }
+
+  private watchTopic(topic: string, onRing: () => void): boolean {
+    if (this.closed) return false;
+    if (this.watchers.has(topic)) return true;
+    const file = this.fileOf(topic);
     try {
-      this.create();
-      this.watcher = watch(this.path, { persistent: false }, (event) => {
+      mkdirSync(this.dir, { recursive: true });
+      closeSync(openSync(file, 'a'));
+      const watcher = watch(file, { persistent: false }, (event) => {
         onRing();
-        if (event === 'rename' && !this.closed && existsSync(dirname(this.path))) {
+        if (event === 'rename' && !this.closed && this.watchers.get(topic) === watcher) {
           // The watch followed the old file; follow the one the path names now (unless the
           // whole folder, log included, is gone).
-          this.watcher?.close();
-          this.watcher = undefined;
-          this.watch(onRing);
+          watcher.close();
+          this.watchers.delete(topic);
+          if (existsSync(dirname(this.dir))) this.watchTopic(topic, onRing);
         }
       });
-      this.watcher.on('error', this.onError);
+      watcher.on('error', this.onError);
+      this.watchers.set(topic, watcher);
       return true;
     } catch (err) {
       this.onError(err);
@@ -98,19 +120,8 @@ export class Doorbell {
     }
   }
 
-  /** Stops watching. */
-  close(): void {
-    this.closed = true;
-    this.watcher?.close();
-    this.watcher = undefined;
-  }
-
-  /** Creates the file when missing (never truncates it). */
-  private create(): void {
-    try {
-      closeSync(openSync(this.path, 'a'));
-    } catch (err) {
-      this.onError(err);
-    }
+  private fileOf(topic: string): string {
+    // Topics are letters, digits, '_', '-' and '.' between non-empty segments: safe file names.
+    return join(this.dir, topic);
   }
 }
