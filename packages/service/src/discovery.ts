@@ -169,6 +169,8 @@ export function discovery(options: DiscoveryOptions = {}): Discovery {
     try {
       // The directory is watched, not the file: supervisors replace the file atomically (write a
       // temporary file, rename it over), which a watch on the old file's inode would never see.
+      // Every change in the directory wakes this process, so keep the file in a folder of its
+      // own (flotilla up uses <dataDir>/topology/), not beside databases.
       watcher = watch(dirname(file), { persistent: false }, (_event, changedName) => {
         if (changedName === null || changedName === name) reload();
       });
