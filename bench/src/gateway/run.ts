@@ -10,6 +10,7 @@ import { fmtInt, fmtRatio, median } from '../lib/stats.js';
 import { publish } from '../lib/table.js';
 import { ensureTool } from '../lib/tools.js';
 import { type WrkResult, wrk } from '../lib/wrk.js';
+import { cpuTimes } from '../shop/process-cpu.js';
 import { topSelfTime } from './profile.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -39,6 +40,8 @@ interface Server {
   readonly label: string;
   readonly url: string;
   readonly headers?: Record<string, string>;
+  /** The proxy's process, whose CPU per request is reported (Node servers only). */
+  readonly pid?: number;
   readonly stop: () => Promise<void>;
 }
 
@@ -185,12 +188,14 @@ export async function benchGateway(options: GatewayBenchOptions = {}): Promise<v
         name: 'fastify',
         label: 'Fastify 5 + @fastify/http-proxy',
         url: `http://127.0.0.1:${fastify.port}`,
+        ...(fastify.child.pid === undefined ? {} : { pid: fastify.child.pid }),
         stop: async () => {},
       },
       {
         name: 'flotilla',
         label: 'Flotilla gateway, auth and rate limit off',
         url: `http://127.0.0.1:${plain.port}`,
+        ...(plain.child.pid === undefined ? {} : { pid: plain.child.pid }),
         stop: async () => {},
       },
       {
@@ -198,6 +203,7 @@ export async function benchGateway(options: GatewayBenchOptions = {}): Promise<v
         label: 'Flotilla gateway, HS256 JWT + 2 rate limits + service token',
         url: `http://127.0.0.1:${secured.port}`,
         headers: { authorization: `Bearer ${token}` },
+        ...(secured.child.pid === undefined ? {} : { pid: secured.child.pid }),
         stop: async () => {},
       },
     ];
@@ -218,8 +224,24 @@ export async function benchGateway(options: GatewayBenchOptions = {}): Promise<v
         );
     }
     const samples = new Map<string, WrkResult[]>(servers.map((s) => [s.name, []]));
+    // CPU of each Node proxy over its measured loads, and the requests it served meanwhile.
+    const cpu = new Map<string, { user: number; kernel: number; requests: number; seconds: number }>();
     for (let round = 1; round <= rounds; round++) {
-      for (const server of servers) samples.get(server.name)?.push(await load(server, durationS));
+      for (const server of servers) {
+        const before = server.pid === undefined ? undefined : cpuTimes(server.pid);
+        const result = await load(server, durationS);
+        samples.get(server.name)?.push(result);
+        const after = server.pid === undefined ? undefined : cpuTimes(server.pid);
+        if (before !== undefined && after !== undefined) {
+          const sum = cpu.get(server.name) ?? { user: 0, kernel: 0, requests: 0, seconds: 0 };
+          cpu.set(server.name, {
+            user: sum.user + after.user - before.user,
+            kernel: sum.kernel + after.kernel - before.kernel,
+            requests: sum.requests + result.requests,
+            seconds: sum.seconds + durationS,
+          });
+        }
+      }
       process.stderr.write(`gateway: round ${round}/${rounds} done\n`);
     }
 
@@ -262,6 +284,16 @@ export async function benchGateway(options: GatewayBenchOptions = {}): Promise<v
         'The load generator (wrk), the upstream and the proxy share the same 2 cores: the numbers compare the servers with each other on this machine, not with their ceilings.',
         'The upstream is one node:http process answering a 103-byte JSON document; every proxy runs in its own process (nginx with 1 worker; the Node servers without any loader, the gateway from its compiled dist/), all with access logs off.',
         'The secured row verifies an HS256 JWT (cached per token until it expires), takes a token from a per-consumer and a per-route bucket, sends RateLimit-* headers and signs the user into a service token for the upstream (cached per service and user).',
+        `CPU of each Node proxy's process per request over its measured loads (Linux /proc, all threads): ${servers
+          .filter((s) => cpu.has(s.name))
+          .map((s) => {
+            const c = cpu.get(s.name)!;
+            const per = (seconds: number) => ((seconds * 1e6) / Math.max(1, c.requests)).toFixed(1);
+            return `${s.label}: ${per(c.user + c.kernel)} µs (user ${per(c.user)}, kernel ${per(c.kernel)}), ${((c.user + c.kernel) / c.seconds).toFixed(2)} cores`;
+          })
+          .join(
+            '; ',
+          )}. A proxy whose process uses about one core is limited by its one JavaScript thread; its throughput is then about 1 / its CPU per request.`,
         ...hotspots,
       ],
     });

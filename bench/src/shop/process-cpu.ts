@@ -56,22 +56,36 @@ interface CpuReading {
   readonly started: string;
 }
 
+/** A process's user and kernel CPU seconds so far, all threads, and its start time (ticks since boot). */
+export interface CpuTimes {
+  readonly user: number;
+  readonly kernel: number;
+  readonly started: string;
+}
+
+/** User and kernel CPU seconds of `pid` so far (Linux /proc), or `undefined` when they cannot be read. */
+export function cpuTimes(pid: number): CpuTimes | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // The fields after the parenthesised command name: state is the first, utime the 12th,
+    // stime the 13th, starttime the 20th.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const user = Number(fields[11]) / clockTicks();
+    const kernel = Number(fields[12]) / clockTicks();
+    return Number.isFinite(user + kernel) ? { user, kernel, started: fields[19] ?? '' } : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** User + system CPU seconds of `pid` so far (Linux /proc), or `undefined` when it cannot be read. */
 function readCpu(pid: number): CpuReading | undefined {
   if (pid === process.pid) {
     const usage = process.cpuUsage();
     return { seconds: (usage.user + usage.system) / 1e6, started: 'self' };
   }
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // The fields after the parenthesised command name: state is the first, utime the 12th,
-    // stime the 13th, starttime the 20th.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    const seconds = (Number(fields[11]) + Number(fields[12])) / clockTicks();
-    return Number.isFinite(seconds) ? { seconds, started: fields[19] ?? '' } : undefined;
-  } catch {
-    return undefined;
-  }
+  const times = cpuTimes(pid);
+  return times === undefined ? undefined : { seconds: times.user + times.kernel, started: times.started };
 }
 
 function cpuSeconds(pid: number): number {
