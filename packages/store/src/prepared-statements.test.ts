@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { sql } from 'kysely';
-import { openStore, type StoreOptions } from './open-store.js';
+import { dialectEnvironment } from './fixtures/dialects.js';
+import { openStore, type Store } from './open-store.js';
 import { loadPg } from './pg-module.js';
 import { StatementNames } from './prepared-statements.js';
-import { createTestDatabase, queryDatabase, requirePg, type TestDatabase } from './testing.js';
+import { queryDatabase, requirePg } from './testing.js';
 
 describe('StatementNames', () => {
   it('names a text on its second sighting and keeps the name', () => {
@@ -47,24 +48,9 @@ describe('StatementNames', () => {
 const pg = await requirePg();
 
 describe('prepared statements on PostgreSQL', { skip: pg.skip }, () => {
-  let database: TestDatabase;
-  before(async () => {
-    database = await createTestDatabase({ prefix: 'store_prep' });
-  });
-  after(() => database?.drop());
-
-  const withSchema = (schema: string): string => {
-    const url = new URL(database.url);
-    url.searchParams.set('schema', schema);
-    return url.toString();
-  };
-  async function open(t: { after(fn: () => unknown): void }, options: StoreOptions) {
-    const store = await openStore(options);
-    t.after(() => store.close());
-    return store;
-  }
+  const env = dialectEnvironment('postgres', 'store_prep');
   /** Runs `select $1::int + 1` three times, and one without parameters twice, and lists the connection's prepared statements. */
-  async function preparedAfterRepeats(store: Awaited<ReturnType<typeof open>>) {
+  async function preparedAfterRepeats(store: Store<unknown>) {
     return store.transaction(async (tx) => {
       for (let i = 1; i <= 3; i++) {
         const { rows } = await sql<{ v: number }>`select ${i}::int + 1 as v`.execute(tx);
@@ -80,25 +66,26 @@ describe('prepared statements on PostgreSQL', { skip: pg.skip }, () => {
   }
 
   it('prepares a repeated parameterised statement once per connection, and nothing without parameters', async (t) => {
-    const store = await open(t, { service: 'prep', url: withSchema('prep'), pool: { max: 1 } });
+    const store = await env.open(t, { service: 'prep', url: env.freshUrl('prep'), pool: { max: 1 } });
     const prepared = await preparedAfterRepeats(store);
     assert.ok(prepared.includes('select $1::int + 1 as v'), prepared.join('\n'));
     assert.ok(!prepared.some((s) => s.includes('fixed')), prepared.join('\n'));
   });
 
   it('prepares nothing with preparedStatements: 0', async (t) => {
-    const store = await open(t, {
+    const store = await env.open(t, {
       service: 'prep_off',
-      url: withSchema('prep_off'),
+      url: env.freshUrl('prep_off'),
       pool: { max: 1, preparedStatements: 0 },
     });
     assert.deepEqual(await preparedAfterRepeats(store), []);
   });
 
   it('fails once when a table changes under a prepared select *, then prepares it again', async (t) => {
-    const store = await open(t, {
+    const url = env.freshUrl('prep_alter');
+    const store = await env.open(t, {
       service: 'prep_alter',
-      url: withSchema('prep_alter'),
+      url,
       pool: { max: 1 },
       migrations: [
         {
@@ -110,14 +97,25 @@ describe('prepared statements on PostgreSQL', { skip: pg.skip }, () => {
     const read = () => sql`select * from items where id = ${1}`.execute(store.db);
     await read();
     assert.deepEqual((await read()).rows, [{ id: 1, name: 'tea' }]);
-    await queryDatabase(database.url, "alter table prep_alter.items add column colour text default 'green'");
+    // Another instance's migration: the same table changed from a connection of its own.
+    const admin = new URL(url);
+    const schema = admin.searchParams.get('schema');
+    admin.searchParams.delete('schema');
+    await queryDatabase(
+      admin.toString(),
+      `alter table ${schema}.items add column colour text default 'green'`,
+    );
     await assert.rejects(read(), /cached plan must not change result type/);
     assert.deepEqual((await read()).rows, [{ id: 1, name: 'tea', colour: 'green' }]);
     assert.deepEqual((await read()).rows, [{ id: 1, name: 'tea', colour: 'green' }]);
   });
 
   it('lets instrumentation that patches pg.Client.prototype.query later see prepared statements', async (t) => {
-    const store = await open(t, { service: 'prep_seen', url: withSchema('prep_seen'), pool: { max: 1 } });
+    const store = await env.open(t, {
+      service: 'prep_seen',
+      url: env.freshUrl('prep_seen'),
+      pool: { max: 1 },
+    });
     await sql`select ${1}::int as v`.execute(store.db);
     const Client = (loadPg() as unknown as { Client: { prototype: { query: (...a: unknown[]) => unknown } } })
       .Client;
@@ -138,7 +136,7 @@ describe('prepared statements on PostgreSQL', { skip: pg.skip }, () => {
 
   it('rejects a negative preparedStatements, naming the field', async () => {
     await assert.rejects(
-      openStore({ service: 'prep_bad', url: withSchema('prep_bad'), pool: { preparedStatements: -1 } }),
+      openStore({ service: 'prep_bad', url: env.freshUrl('prep_bad'), pool: { preparedStatements: -1 } }),
       /pool\.preparedStatements must be an integer >= 0, got -1/,
     );
   });
