@@ -3,8 +3,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { request } from 'undici';
-import { main } from './cli/main.js';
-import { fixtureEntry, freePorts, temporaryDirectory } from './fixtures/harness.js';
+import { fixtureEntry, freePorts, runCli, temporaryDirectory } from './fixtures/harness.js';
 import { loadSystem } from './load-system.js';
 import { type RunningSystem, startSystem } from './start-system.js';
 import { breakersOf, gatewayBreakersOf, queuesOf, systemStatus } from './system-status.js';
@@ -80,17 +79,7 @@ describe('renderTable', () => {
   });
 });
 
-async function statusCli(args: readonly string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const code = await main(['status', ...args], {
-    stdout: { write: (chunk: string) => (out += chunk) },
-    stderr: { write: (chunk: string) => (err += chunk) },
-    env: {},
-    cwd: process.cwd(),
-  });
-  return { code, out, err };
-}
+const statusCli = (args: readonly string[]) => runCli(['status', ...args]);
 
 describe("systemStatus of a system with a gateway: the gateway's breakers from its admin API", () => {
   const tmp = temporaryDirectory();

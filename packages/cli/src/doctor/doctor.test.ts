@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { main } from '../cli/main.js';
+import { runCli } from '../fixtures/harness.js';
 import { loadSystem } from '../load-system.js';
 import { atLeast, type Finding } from './finding.js';
 import { type DoctorOptions, runDoctor } from './run-doctor.js';
@@ -133,17 +133,7 @@ describe('flotilla doctor', () => {
   });
 
   it('exits 1 only for findings at or above --fail-on, and prints JSON with --json', async () => {
-    const run = async (...args: string[]) => {
-      let out = '';
-      let err = '';
-      const code = await main(['doctor', ...args], {
-        stdout: { write: (s: string) => (out += s) },
-        stderr: { write: (s: string) => (err += s) },
-        env: {},
-        cwd: process.cwd(),
-      });
-      return { code, out, err };
-    };
+    const run = (...args: string[]) => runCli(['doctor', ...args]);
     const warnOnly = fixture('raw-http');
     assert.equal((await run(warnOnly)).code, 0);
     const strict = await run(warnOnly, '--fail-on', 'warn', '--json');

@@ -7,8 +7,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { request } from 'undici';
-import { main } from '../cli/main.js';
-import { freePorts, temporaryDirectory, until } from '../fixtures/harness.js';
+import { freePorts, runCli, temporaryDirectory, until } from '../fixtures/harness.js';
 import { freePortCopy } from '../free-port-copy.js';
 import { loadSystem } from '../load-system.js';
 import { type RunningSystem, startSystem } from '../start-system.js';
@@ -25,17 +24,7 @@ function only(findings: readonly Finding[], id: string): Finding {
   return matching[0]!;
 }
 
-async function cli(...args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const code = await main(['doctor', ...args], {
-    stdout: { write: (s: string) => (out += s) },
-    stderr: { write: (s: string) => (err += s) },
-    env: {},
-    cwd: process.cwd(),
-  });
-  return { code, out, err };
-}
+const cli = (...args: string[]) => runCli(['doctor', ...args]);
 
 async function rejection(promise: Promise<unknown>): Promise<LiveSpansError> {
   const err = await promise.then(
