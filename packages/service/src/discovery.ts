@@ -108,7 +108,7 @@ const Topology = z.strictObject({
  * variable or key.
  *
  * @example
- * const found = discovery({ topology: '.flotilla/topology.json' });
+ * const found = discovery({ topology: '.flotilla/data/topology/topology.json' });
  * found.resolve('payment'); // ['http://127.0.0.1:7102']
  */
 export function discovery(options: DiscoveryOptions = {}): Discovery {
