@@ -17,6 +17,7 @@ export interface ResolvedRunnerOptions {
   readonly claimBatchSize: number;
   readonly stuckAfterAttempts: number;
   readonly compensationBackoff: Backoff;
+  readonly maxRetryAfterMs: number;
   readonly maxStepsPerTransaction: number;
   readonly tracer: SagaTracer | undefined;
   readonly logger: SagaLogger;

@@ -136,3 +136,17 @@ export function messageOf(err: unknown): string {
   if (err instanceof Error) return err.message;
   return typeof err === 'string' ? err : (JSON.stringify(err) ?? String(err));
 }
+
+/**
+ * The retry hint a failure carries, in milliseconds: the `retryAfterMs` of the error or, when it
+ * has none, of the nearest error in its `cause` chain that has one (an open circuit's time to
+ * its next probe, an upstream's `Retry-After`). Undefined when none says anything.
+ */
+export function retryHintMs(err: unknown): number | undefined {
+  for (let e: unknown = err, depth = 0; typeof e === 'object' && e !== null && depth < 8; depth++) {
+    const hint = (e as { retryAfterMs?: unknown }).retryAfterMs;
+    if (typeof hint === 'number' && Number.isFinite(hint) && hint >= 0) return hint;
+    e = (e as { cause?: unknown }).cause;
+  }
+  return undefined;
+}

@@ -2,7 +2,13 @@ import type { EventEnvelope } from '@flotilla/events';
 import { isTimeoutError, TimeoutError } from '@flotilla/resilience';
 import type { AnySagaDefinition, StepDefinition } from './define-saga.js';
 import type { Engine } from './engine.js';
-import { isSagaLeaseLostError, messageOf, SagaDeadlineError, SagaLeaseLostError } from './errors.js';
+import {
+  isSagaLeaseLostError,
+  messageOf,
+  retryHintMs,
+  SagaDeadlineError,
+  SagaLeaseLostError,
+} from './errors.js';
 import type { LoggedAttempt } from './migrations.js';
 import {
   awaitStartCommitted,
@@ -393,8 +399,11 @@ export class Execution {
     if (mustSucceed && attempt >= stuckAfter) return this.stuck(step, phase, attempt, log, message, err);
     if (mustSucceed || (retryable && attempt < step.maxAttempts)) {
       const backoff = phase === 'compensation' ? e.o.compensationBackoff : step.backoff;
+      // A failure that says when to come back (an open circuit, a Retry-After) is not tried
+      // before then: an attempt spent against an open circuit would only count towards giving up.
+      const hint = Math.min(retryHintMs(err) ?? 0, e.o.maxRetryAfterMs);
       // Whole milliseconds: jitter makes fractions, and the due time is a bigint on PostgreSQL.
-      const delay = Math.ceil(Math.max(0, backoff.delayMs(attempt, 0, e.o.random)));
+      const delay = Math.ceil(Math.max(0, hint, backoff.delayMs(attempt, 0, e.o.random)));
       await this.transaction(async (tx) => {
         await this.write(tx, {
           log,

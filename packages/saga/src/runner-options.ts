@@ -69,6 +69,15 @@ export interface SagaRunnerOptions<DB> {
    */
   readonly compensationBackoff?: Backoff;
   /**
+   * Longest wait, in milliseconds, that a failure's own retry hint may impose before the next
+   * attempt of its step or compensation. A failed attempt is retried after its backoff delay or
+   * after its hint, whichever is later; the hint is the `retryAfterMs` of the error or of an
+   * error in its `cause` chain (an open circuit breaker's time to its next probe, an upstream's
+   * `Retry-After`). Longer hints are cut to this; 0 ignores hints.
+   * @default 60000
+   */
+  readonly maxRetryAfterMs?: number;
+  /**
    * Consecutive local steps run in one transaction (each step's effect and the checkpoint stay
    * atomic); 1 gives one transaction per step.
    * @default 16
@@ -116,6 +125,7 @@ export function resolveRunnerOptions<DB>(options: SagaRunnerOptions<DB>): Resolv
     claimBatchSize = 32,
     stuckAfterAttempts = 10,
     compensationBackoff = exponentialBackoff({ initialDelayMs: 200, maxDelayMs: 60_000 }),
+    maxRetryAfterMs = 60_000,
     maxStepsPerTransaction = 16,
   } = options;
   if (typeof compensationBackoff?.delayMs !== 'function')
@@ -128,6 +138,7 @@ export function resolveRunnerOptions<DB>(options: SagaRunnerOptions<DB>): Resolv
     claimBatchSize: int('claimBatchSize', claimBatchSize, 1),
     stuckAfterAttempts: int('stuckAfterAttempts', stuckAfterAttempts, 1),
     compensationBackoff,
+    maxRetryAfterMs: int('maxRetryAfterMs', maxRetryAfterMs, 0),
     maxStepsPerTransaction: int('maxStepsPerTransaction', maxStepsPerTransaction, 1),
     tracer: options.tracer,
     logger: options.logger ?? warningLogger,

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { defineEvent, eventsMigrations, memoryTransport } from '@flotilla/events';
-import { constantBackoff, manualClock } from '@flotilla/resilience';
+import { BrokenCircuitError, constantBackoff, manualClock } from '@flotilla/resilience';
 import { createTracer } from '@flotilla/service';
 import { type Migration, openStore } from '@flotilla/store';
 import { Registry } from 'prom-client';
@@ -64,6 +64,36 @@ for (const { dialect, skip } of dialects) {
         ['1:error', '2:error', '3:ok'],
       );
       assert.deepEqual(await p.effects(id), ['reserve:action']);
+    });
+
+    it("waits out a failure's retry hint (an open circuit) before the next attempt, at most maxRetryAfterMs", async (t) => {
+      const store = await testStore<ShopDb>(t, dialect, 'order', orderMigrations);
+      const failures: unknown[] = [
+        new BrokenCircuitError(5_000),
+        // A hint in the cause chain counts too; this one is longer than the runner allows.
+        new Error('reserve failed', { cause: new BrokenCircuitError(600_000) }),
+      ];
+      const saga = defineSaga<{ orderId: string }>('hinted', { version: 1 }).step('reserve', {
+        action: async () => {
+          const failure = failures.shift();
+          if (failure !== undefined) throw failure;
+        },
+        compensate: async () => {},
+        retry: { maxAttempts: 3, ...quick },
+      });
+      const { runner, clock } = testRunner(t, store, { sagas: [saga], maxRetryAfterMs: 30_000 });
+      await runner.run();
+      const id = await placeOrder(store, runner, 'hinted', { orderId: 'o' }, 'o');
+      assert.equal(await drive(clock, runner.settled(id)), 'completed');
+      const { timeline } = await runner.get(id);
+      assert.deepEqual(
+        timeline.map((a) => `${a.attempt}:${a.outcome}`),
+        ['1:error', '2:error', '3:ok'],
+      );
+      const gap = (i: number) => (timeline[i + 1]?.startedAt ?? 0) - (timeline[i]?.finishedAt ?? 0);
+      // The backoff alone would retry after 1 s; the runner polls every second.
+      assert.ok(gap(0) >= 5_000 && gap(0) < 6_200, `first retry after ${gap(0)} ms`);
+      assert.ok(gap(1) >= 30_000 && gap(1) < 31_200, `second retry after ${gap(1)} ms`);
     });
 
     it('a retriable step that keeps failing gets stuck; an operator retry completes it', async (t) => {
