@@ -138,7 +138,17 @@ export class Upstream {
       connect: (url) => {
         const parsed = new URL(url);
         return {
-          pool: new Pool(parsed.origin, { connections, pipelining: 1, keepAliveTimeout: 4_000 }),
+          // No headers or body timeout of undici's own: the attempt timeout (always set) bounds
+          // each attempt, body included. Undici's would only repeat it, at the price of a timer
+          // object per request that lives until undici's next half-second sweep, long enough to
+          // be promoted to V8's old generation and collected by its slow full GCs.
+          pool: new Pool(parsed.origin, {
+            connections,
+            pipelining: 1,
+            keepAliveTimeout: 4_000,
+            headersTimeout: 0,
+            bodyTimeout: 0,
+          }),
           prefix: parsed.pathname === '/' ? '' : parsed.pathname.replace(/\/$/, ''),
         };
       },

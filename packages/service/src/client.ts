@@ -197,7 +197,14 @@ class Upstream implements CallTarget {
       connect: (url) => {
         const parsed = new URL(url);
         return {
-          pool: new Pool(parsed.origin, { connections: config.connections }),
+          // No headers or body timeout of undici's own: the attempt timeout (always set) bounds
+          // each call, body included; undici's would cost a timer object per request that lives
+          // until its next half-second sweep, long enough to reach V8's old generation.
+          pool: new Pool(parsed.origin, {
+            connections: config.connections,
+            headersTimeout: 0,
+            bodyTimeout: 0,
+          }),
           prefix: trimSlash(parsed.pathname),
         };
       },
