@@ -8,6 +8,7 @@ import {
   discovery as envDiscovery,
   serviceTokens,
   type Tracer,
+  tracesPerSecondFromEnv,
 } from '@flotilla/service';
 import type { Logger } from 'pino';
 import { createAdminApi } from './admin-api.js';
@@ -72,6 +73,13 @@ export interface GatewayOptions {
    * @default 5000
    */
   spanCapacity?: number;
+  /**
+   * New traces the default tracer samples per second at most (ignored with `tracer`); requests
+   * beyond it are traced but not recorded, and tell their upstreams so in `traceparent`. See
+   * `TracerOptions.maxTracesPerSecond` in @flotilla/service.
+   * @default process.env.FLOTILLA_TRACES_PER_SECOND, else every trace
+   */
+  maxTracesPerSecond?: number;
   /**
    * Trust `x-forwarded-for/-proto/-host` from clients (the gateway is behind a proxy of yours):
    * they are extended instead of replaced, and the client address for rate limits is the first
@@ -162,7 +170,12 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     throw new RangeError(`createGateway: spanCapacity must be an integer >= 1, got ${String(spanCapacity)}`);
   const tracer =
     options.tracer ??
-    createTracer({ service: name, ...(spanCapacity === undefined ? {} : { capacity: spanCapacity }) });
+    createTracer({
+      service: name,
+      ...(spanCapacity === undefined ? {} : { capacity: spanCapacity }),
+      maxTracesPerSecond:
+        options.maxTracesPerSecond ?? tracesPerSecondFromEnv(env.FLOTILLA_TRACES_PER_SECOND),
+    });
   const serviceKey = options.serviceKey ?? env.FLOTILLA_SERVICE_KEY;
   const tokens =
     serviceKey === undefined || serviceKey === ''

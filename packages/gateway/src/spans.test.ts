@@ -319,4 +319,35 @@ describe('gateway spans', () => {
       /spanCapacity must be an integer >= 1, got 0/,
     );
   });
+
+  it('records no trace beyond maxTracesPerSecond, and tells the upstream in traceparent', async (t) => {
+    const seen: (string | undefined)[] = [];
+    const upstream = await startUpstream((req, res) => {
+      seen.push(req.headers.traceparent as string | undefined);
+      json(res, 200, {});
+    });
+    t.after(() => upstream.close());
+    const config = {
+      routes: [{ id: 'all', match: { path: '/x/*' }, auth: 'public' as const, upstream: { service: 'up' } }],
+    };
+    const gw = await startTestGateway(
+      config,
+      { up: [upstream.url] },
+      { maxTracesPerSecond: 0, adminToken: ADMIN, accessLog: false },
+    );
+    t.after(() => gw.close());
+    await (await request(`${gw.url}/x/unsampled`)).body.dump();
+    const traceId = nextTrace();
+    await (
+      await request(`${gw.url}/x/sampled`, { headers: { traceparent: traceparent(traceId) } })
+    ).body.dump();
+    assert.deepEqual(
+      seen.map((h) => parseTraceparent(h)?.sampled),
+      [false, true],
+    );
+    assert.equal((await spansOf(gw.url, traceId, 2)).length, 2);
+    const res = await request(`${gw.url}/__admin/spans`, { headers: admin });
+    const { spans } = (await res.body.json()) as { spans: SpanRecord[] };
+    assert.deepEqual(new Set(spans.map((s) => s.traceId)), new Set([traceId]));
+  });
 });

@@ -295,3 +295,43 @@ describe('defineService definition errors', () => {
     );
   });
 });
+
+describe('trace sampling', () => {
+  it('records no new trace under FLOTILLA_TRACES_PER_SECOND=0, but follows a sampled traceparent', async (t) => {
+    const running = await startForTest(
+      defineService({ name: 'sampled', version: '1' }).route({
+        method: 'GET',
+        path: '/ping',
+        auth: 'none',
+        handler: (_input, ctx) => ({ traceId: ctx.trace.traceId, sampled: ctx.trace.sampled }),
+      }),
+      { env: { FLOTILLA_TRACES_PER_SECOND: '0' } },
+    );
+    t.after(() => running.close());
+    const unsampled = await fetch(`${running.url}/ping`);
+    assert.equal(unsampled.status, 200);
+    assert.equal(((await unsampled.json()) as { sampled: boolean }).sampled, false);
+    const traceId = '4bf92f3577b34da6a3ce929d0e0e4736';
+    const followed = await fetch(`${running.url}/ping`, {
+      headers: { traceparent: `00-${traceId}-00f067aa0ba902b7-01` },
+    });
+    assert.deepEqual(await followed.json(), { traceId, sampled: true });
+    const spans = await fetch(`${running.url}/internal/spans`, {
+      headers: { authorization: await testToken('sampled') },
+    });
+    const body = (await spans.json()) as { spans: { traceId: string; name: string }[] };
+    assert.deepEqual(
+      body.spans.map((s) => s.traceId),
+      [traceId],
+    );
+  });
+
+  it('refuses to start with a FLOTILLA_TRACES_PER_SECOND that is not a number or "all"', async () => {
+    await assert.rejects(
+      startForTest(defineService({ name: 'badly-sampled', version: '1' }), {
+        env: { FLOTILLA_TRACES_PER_SECOND: 'lots' },
+      }),
+      /FLOTILLA_TRACES_PER_SECOND.*"lots"/,
+    );
+  });
+});

@@ -105,11 +105,13 @@ export {
 export {
   type ActiveSpan,
   createTracer,
+  DEFAULT_TRACES_PER_SECOND,
   type SpanKind,
   type SpanQuery,
   type SpanRecord,
   type Tracer,
   type TracerOptions,
+  tracesPerSecondFromEnv,
 } from './tracer.js';
 export {
   isUpstreamError,

@@ -17,7 +17,7 @@ import { createLogger } from './logger.js';
 import { type AnyRoute, isReply, type RequestContext } from './route.js';
 import { type CallerIdentity, type EndUser, isInvalidTokenError, serviceTokens } from './tokens.js';
 import { parseTraceparent, type TraceContext } from './trace-context.js';
-import { type ActiveSpan, createTracer } from './tracer.js';
+import { type ActiveSpan, createTracer, tracesPerSecondFromEnv } from './tracer.js';
 
 const RuntimeEnv = z.object({
   FLOTILLA_HOST: z.string().default('127.0.0.1'),
@@ -32,6 +32,17 @@ const RuntimeEnv = z.object({
   FLOTILLA_VALIDATE_RESPONSES: z.stringbool().optional(),
   FLOTILLA_SHUTDOWN_DELAY_MS: z.coerce.number().int().min(0).default(0),
   FLOTILLA_DRAIN_TIMEOUT_MS: z.coerce.number().int().min(0).default(10_000),
+  FLOTILLA_TRACES_PER_SECOND: z
+    .string()
+    .optional()
+    .transform((value, ctx) => {
+      try {
+        return tracesPerSecondFromEnv(value);
+      } catch (err) {
+        ctx.addIssue({ code: 'custom', message: (err as Error).message });
+        return z.NEVER;
+      }
+    }),
   NODE_ENV: z.string().optional(),
 });
 
@@ -65,7 +76,7 @@ export async function startService<Deps>(
   const shutdownDelayMs = options.shutdownDelayMs ?? runtime.FLOTILLA_SHUTDOWN_DELAY_MS;
   const drainTimeoutMs = options.drainTimeoutMs ?? runtime.FLOTILLA_DRAIN_TIMEOUT_MS;
 
-  const tracer = createTracer({ service: name });
+  const tracer = createTracer({ service: name, maxTracesPerSecond: runtime.FLOTILLA_TRACES_PER_SECOND });
   const tokens = serviceTokens({ service: name, key: serviceKey });
   const clients: Clients = createClients({
     caller: name,

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { createTracer } from './tracer.js';
+import { createTracer, tracesPerSecondFromEnv } from './tracer.js';
 
 const record = (tracer: ReturnType<typeof createTracer>, name: string): void =>
   tracer.startSpan(name, { kind: 'internal' }).end();
@@ -40,4 +40,68 @@ test('a poller that fell behind the ring gets what the ring still holds', () => 
     tracer.spans().map((s) => s.name),
     ['c', 'd', 'e'],
   );
+});
+
+test('samples at most maxTracesPerSecond new traces; the spans of a trace follow its root', () => {
+  let now = 0;
+  const tracer = createTracer({ service: 'svc', maxTracesPerSecond: 2, now: () => now });
+  const roots = Array.from({ length: 3 }, (_, i) => tracer.startSpan(`root ${i}`, { kind: 'server' }));
+  assert.deepEqual(
+    roots.map((r) => r.context.sampled),
+    [true, true, false],
+  );
+  for (const root of roots) {
+    const child = tracer.startSpan(`${root.context.spanId} child`, { kind: 'client', parent: root.context });
+    // The ids go on either way: the trace is whole downstream, recorded or not.
+    assert.equal(child.context.traceId, root.context.traceId);
+    assert.equal(child.context.sampled, root.context.sampled);
+    child.setAttribute('peer.service', 'b');
+    child.end();
+    root.end();
+  }
+  assert.equal(tracer.recorded(), 4);
+  assert.deepEqual(new Set(tracer.spans().map((s) => s.traceId)).size, 2);
+  assert.ok(!tracer.spans().some((s) => s.traceId === roots[2]?.context.traceId));
+  // Half a second gives one trace back; the bucket never holds more than a second's worth.
+  now += 500;
+  assert.equal(tracer.startSpan('later', { kind: 'server' }).context.sampled, true);
+  assert.equal(tracer.startSpan('later', { kind: 'server' }).context.sampled, false);
+  now += 60_000;
+  const burst = Array.from(
+    { length: 3 },
+    () => tracer.startSpan('burst', { kind: 'server' }).context.sampled,
+  );
+  assert.deepEqual(burst, [true, true, false]);
+  // A remote parent's decision is followed, whatever the budget.
+  const remote = { traceId: 'a'.repeat(32), spanId: 'b'.repeat(16), sampled: true };
+  assert.equal(tracer.startSpan('from a client', { kind: 'server', parent: remote }).context.sampled, true);
+  assert.equal(
+    tracer.startSpan('unsampled upstream', { kind: 'server', parent: { ...remote, sampled: false } }).context
+      .sampled,
+    false,
+  );
+});
+
+test('records every trace by default, and none with maxTracesPerSecond: 0', () => {
+  const all = createTracer({ service: 'svc' });
+  for (let i = 0; i < 1000; i++) record(all, `s${i}`);
+  assert.equal(all.recorded(), 1000);
+  const none = createTracer({ service: 'svc', maxTracesPerSecond: 0 });
+  for (let i = 0; i < 10; i++) record(none, `s${i}`);
+  assert.equal(none.recorded(), 0);
+  assert.throws(() => createTracer({ service: 'svc', maxTracesPerSecond: -1 }), /maxTracesPerSecond/);
+  assert.throws(() => createTracer({ service: 'svc', maxTracesPerSecond: Number.NaN }), /maxTracesPerSecond/);
+});
+
+test('reads FLOTILLA_TRACES_PER_SECOND: a number, "all", or the default when unset', () => {
+  assert.equal(tracesPerSecondFromEnv(undefined), Number.POSITIVE_INFINITY);
+  assert.equal(tracesPerSecondFromEnv(' '), Number.POSITIVE_INFINITY);
+  assert.equal(tracesPerSecondFromEnv('ALL'), Number.POSITIVE_INFINITY);
+  assert.equal(tracesPerSecondFromEnv('50'), 50);
+  assert.equal(tracesPerSecondFromEnv('0.5'), 0.5);
+  for (const bad of ['-1', 'many', 'Infinity'])
+    assert.throws(
+      () => tracesPerSecondFromEnv(bad),
+      /FLOTILLA_TRACES_PER_SECOND must be a number >= 0 or "all"/,
+    );
 });

@@ -1,5 +1,5 @@
 import type { Disposable } from '@flotilla/resilience';
-import { childContext, type TraceContext } from './trace-context.js';
+import { childContext, newSpanId, newTraceId, type TraceContext } from './trace-context.js';
 
 /** The role of a span, as OpenTelemetry names them. */
 export type SpanKind = 'server' | 'client' | 'producer' | 'consumer' | 'internal';
@@ -41,6 +41,22 @@ export interface TracerOptions {
    * @default 5000
    */
   capacity?: number;
+  /**
+   * New traces sampled (recorded) per second at most, as a token bucket that holds one second's
+   * worth. A span without a parent starts a trace and takes a token; without one, the trace is
+   * not sampled: its spans still get ids, and `traceparent` passes them on with the sampled flag
+   * off, but nothing of it is recorded, here or in the services that follow the flag. A span with
+   * a parent records exactly when its parent was sampled. A limit bounds what tracing costs a
+   * busy process, at the price of the console's rates and counts, which then see sampled traces
+   * only.
+   * @default Infinity (every trace)
+   */
+  maxTracesPerSecond?: number;
+  /**
+   * Milliseconds of a monotonic clock, for the sampling budget (tests pass a manual clock's `now`).
+   * @default performance.now
+   */
+  now?: () => number;
 }
 
 /** Query of {@link Tracer.spans}. */
@@ -63,9 +79,9 @@ export interface SpanQuery {
 
 /**
  * Records spans of one service: the server span of every request, a client span per outgoing
- * call, producer/consumer spans for events, internal spans for saga steps. Finished spans are
- * kept in a ring buffer (served at `/internal/spans` for the console and `flotilla doctor`) and
- * handed to listeners (an exporter).
+ * call, producer/consumer spans for events, internal spans for saga steps. Finished spans of
+ * sampled traces (see {@link TracerOptions.maxTracesPerSecond}) are kept in a ring buffer (served
+ * at `/internal/spans` for the console and `flotilla doctor`) and handed to listeners (an exporter).
  */
 export interface Tracer {
   /** Starts a span as a child of `parent` (or a new trace). */
@@ -90,7 +106,66 @@ export function createTracer(options: TracerOptions): Tracer {
   const capacity = options.capacity ?? 5000;
   if (!Number.isInteger(capacity) || capacity < 1)
     throw new RangeError(`tracer.capacity must be an integer >= 1, got ${capacity}`);
-  return new RingTracer(options.service, capacity);
+  const rate = options.maxTracesPerSecond ?? DEFAULT_TRACES_PER_SECOND;
+  if (!(rate >= 0))
+    throw new RangeError(`tracer.maxTracesPerSecond must be a number >= 0, got ${String(rate)}`);
+  return new RingTracer(options.service, capacity, new TraceSampler(rate, options.now ?? performanceNow));
+}
+
+/** The default of {@link TracerOptions.maxTracesPerSecond}: every trace is sampled. */
+export const DEFAULT_TRACES_PER_SECOND = Number.POSITIVE_INFINITY;
+
+/**
+ * Reads `FLOTILLA_TRACES_PER_SECOND`: a number >= 0, or `all` to sample every trace; the default
+ * when unset or empty. Throws a RangeError naming the variable for anything else.
+ *
+ * @example
+ * createTracer({ service: 'order', maxTracesPerSecond: tracesPerSecondFromEnv(process.env.FLOTILLA_TRACES_PER_SECOND) });
+ */
+export function tracesPerSecondFromEnv(value: string | undefined): number {
+  const text = value?.trim() ?? '';
+  if (text === '') return DEFAULT_TRACES_PER_SECOND;
+  if (text.toLowerCase() === 'all') return Number.POSITIVE_INFINITY;
+  const rate = Number(text);
+  if (!Number.isFinite(rate) || rate < 0)
+    throw new RangeError(
+      `FLOTILLA_TRACES_PER_SECOND must be a number >= 0 or "all", got ${JSON.stringify(value)}`,
+    );
+  return rate;
+}
+
+const performanceNow = (): number => performance.now();
+
+/**
+ * Decides which new traces are recorded: a token bucket of `rate` tokens per second holding at
+ * most `rate` (at least one, unless `rate` is 0). Every recorded span stays in the ring until
+ * 5,000 newer ones replace it, long enough to outlive V8's young generation: on a busy process,
+ * recording everything feeds the slower old-generation collector.
+ */
+class TraceSampler {
+  private readonly capacity: number;
+  private tokens: number;
+  private last: number;
+
+  constructor(
+    private readonly rate: number,
+    private readonly now: () => number,
+  ) {
+    this.capacity = rate === 0 ? 0 : Math.max(1, rate);
+    this.tokens = this.capacity;
+    this.last = now();
+  }
+
+  /** Whether a new trace is sampled (takes a token when it is). */
+  sample(): boolean {
+    if (this.rate === Number.POSITIVE_INFINITY) return true;
+    const now = this.now();
+    this.tokens = Math.min(this.capacity, this.tokens + ((now - this.last) * this.rate) / 1000);
+    this.last = now;
+    if (this.tokens < 1) return false;
+    this.tokens -= 1;
+    return true;
+  }
 }
 
 /** Epoch milliseconds from the monotonic clock: one clock read instead of `Date.now()` plus `performance.now()`. */
@@ -105,6 +180,7 @@ class RingTracer implements Tracer {
   constructor(
     readonly service: string,
     private readonly capacity: number,
+    private readonly sampler: TraceSampler,
   ) {
     this.ring = new Array(capacity);
   }
@@ -117,7 +193,12 @@ class RingTracer implements Tracer {
       attributes?: Record<string, string | number | boolean>;
     },
   ): ActiveSpan {
-    return new Span(this, name, options.kind, childContext(options.parent), options.attributes ?? {});
+    const { parent } = options;
+    const context =
+      parent !== undefined
+        ? childContext(parent)
+        : { traceId: newTraceId(), spanId: newSpanId(), sampled: this.sampler.sample() };
+    return new Span(this, name, options.kind, context, options.attributes ?? {});
   }
 
   record(span: SpanRecord): void {
@@ -166,13 +247,14 @@ class Span implements ActiveSpan {
   ) {}
 
   setAttribute(key: string, value: string | number | boolean): void {
-    this.attributes[key] = value;
+    if (this.context.sampled) this.attributes[key] = value;
   }
 
   end(status: 'ok' | 'error' = 'ok'): void {
     if (this.ended) return;
     this.ended = true;
     const c = this.context;
+    if (!c.sampled) return;
     this.tracer.record({
       traceId: c.traceId,
       spanId: c.spanId,
