@@ -105,7 +105,6 @@ export {
 export {
   type ActiveSpan,
   createTracer,
-  DEFAULT_TRACES_PER_SECOND,
   type SpanKind,
   type SpanQuery,
   type SpanRecord,

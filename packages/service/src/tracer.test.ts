@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { manualClock } from '@flotilla/resilience';
 import { createTracer, tracesPerSecondFromEnv } from './tracer.js';
 
 const record = (tracer: ReturnType<typeof createTracer>, name: string): void =>
@@ -42,9 +43,9 @@ test('a poller that fell behind the ring gets what the ring still holds', () => 
   );
 });
 
-test('samples at most maxTracesPerSecond new traces; the spans of a trace follow its root', () => {
-  let now = 0;
-  const tracer = createTracer({ service: 'svc', maxTracesPerSecond: 2, now: () => now });
+test('samples at most maxTracesPerSecond new traces; the spans of a trace follow its root', async () => {
+  const clock = manualClock();
+  const tracer = createTracer({ service: 'svc', maxTracesPerSecond: 2, clock });
   const roots = Array.from({ length: 3 }, (_, i) => tracer.startSpan(`root ${i}`, { kind: 'server' }));
   assert.deepEqual(
     roots.map((r) => r.context.sampled),
@@ -63,10 +64,10 @@ test('samples at most maxTracesPerSecond new traces; the spans of a trace follow
   assert.deepEqual(new Set(tracer.spans().map((s) => s.traceId)).size, 2);
   assert.ok(!tracer.spans().some((s) => s.traceId === roots[2]?.context.traceId));
   // Half a second gives one trace back; the bucket never holds more than a second's worth.
-  now += 500;
+  await clock.advance(500);
   assert.equal(tracer.startSpan('later', { kind: 'server' }).context.sampled, true);
   assert.equal(tracer.startSpan('later', { kind: 'server' }).context.sampled, false);
-  now += 60_000;
+  await clock.advance(60_000);
   const burst = Array.from(
     { length: 3 },
     () => tracer.startSpan('burst', { kind: 'server' }).context.sampled,

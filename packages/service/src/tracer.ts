@@ -1,4 +1,4 @@
-import type { Disposable } from '@flotilla/resilience';
+import { type Clock, type Disposable, systemClock, tokenBucket } from '@flotilla/resilience';
 import { childContext, newSpanId, newTraceId, type TraceContext } from './trace-context.js';
 
 /** The role of a span, as OpenTelemetry names them. */
@@ -53,10 +53,10 @@ export interface TracerOptions {
    */
   maxTracesPerSecond?: number;
   /**
-   * Milliseconds of a monotonic clock, for the sampling budget (tests pass a manual clock's `now`).
-   * @default performance.now
+   * Source of time for the sampling budget; pass a `manualClock()` in tests.
+   * @default systemClock
    */
-  now?: () => number;
+  clock?: Clock;
 }
 
 /** Query of {@link Tracer.spans}. */
@@ -109,11 +109,11 @@ export function createTracer(options: TracerOptions): Tracer {
   const rate = options.maxTracesPerSecond ?? DEFAULT_TRACES_PER_SECOND;
   if (!(rate >= 0))
     throw new RangeError(`tracer.maxTracesPerSecond must be a number >= 0, got ${String(rate)}`);
-  return new RingTracer(options.service, capacity, new TraceSampler(rate, options.now ?? performanceNow));
+  return new RingTracer(options.service, capacity, sampler(rate, options.clock ?? systemClock));
 }
 
 /** The default of {@link TracerOptions.maxTracesPerSecond}: every trace is sampled. */
-export const DEFAULT_TRACES_PER_SECOND = Number.POSITIVE_INFINITY;
+const DEFAULT_TRACES_PER_SECOND = Number.POSITIVE_INFINITY;
 
 /**
  * Reads `FLOTILLA_TRACES_PER_SECOND`: a number >= 0, or `all` to sample every trace; the default
@@ -134,38 +134,17 @@ export function tracesPerSecondFromEnv(value: string | undefined): number {
   return rate;
 }
 
-const performanceNow = (): number => performance.now();
-
 /**
- * Decides which new traces are recorded: a token bucket of `rate` tokens per second holding at
- * most `rate` (at least one, unless `rate` is 0). Every recorded span stays in the ring until
- * 5,000 newer ones replace it, long enough to outlive V8's young generation: on a busy process,
- * recording everything feeds the slower old-generation collector.
+ * Decides whether a new trace is recorded: at most `rate` a second, in bursts of up to a second's
+ * worth (a token bucket). Every recorded span stays in the ring until 5,000 newer ones replace
+ * it, long enough to outlive V8's young generation: on a busy process, recording everything
+ * feeds the slower old-generation collector.
  */
-class TraceSampler {
-  private readonly capacity: number;
-  private tokens: number;
-  private last: number;
-
-  constructor(
-    private readonly rate: number,
-    private readonly now: () => number,
-  ) {
-    this.capacity = rate === 0 ? 0 : Math.max(1, rate);
-    this.tokens = this.capacity;
-    this.last = now();
-  }
-
-  /** Whether a new trace is sampled (takes a token when it is). */
-  sample(): boolean {
-    if (this.rate === Number.POSITIVE_INFINITY) return true;
-    const now = this.now();
-    this.tokens = Math.min(this.capacity, this.tokens + ((now - this.last) * this.rate) / 1000);
-    this.last = now;
-    if (this.tokens < 1) return false;
-    this.tokens -= 1;
-    return true;
-  }
+function sampler(rate: number, clock: Clock): () => boolean {
+  if (rate === Number.POSITIVE_INFINITY) return () => true;
+  if (rate === 0) return () => false;
+  const bucket = tokenBucket({ capacity: Math.max(1, rate), refillPerSecond: rate, clock });
+  return () => bucket.tryTake() === 0;
 }
 
 /** Epoch milliseconds from the monotonic clock: one clock read instead of `Date.now()` plus `performance.now()`. */
@@ -180,7 +159,8 @@ class RingTracer implements Tracer {
   constructor(
     readonly service: string,
     private readonly capacity: number,
-    private readonly sampler: TraceSampler,
+    /** Whether a new trace is sampled. */
+    private readonly sample: () => boolean,
   ) {
     this.ring = new Array(capacity);
   }
@@ -197,7 +177,7 @@ class RingTracer implements Tracer {
     const context =
       parent !== undefined
         ? childContext(parent)
-        : { traceId: newTraceId(), spanId: newSpanId(), sampled: this.sampler.sample() };
+        : { traceId: newTraceId(), spanId: newSpanId(), sampled: this.sample() };
     return new Span(this, name, options.kind, context, options.attributes ?? {});
   }
 
