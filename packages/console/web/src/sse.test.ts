@@ -147,6 +147,9 @@ describe('openStream', () => {
   });
 
   it('retries after an error status and after a silent stream', async () => {
+    // The armed idle watchdog: it fires when the test says the stream has been silent long
+    // enough, never by itself (a real 50 ms timer could fire before a slow machine's 503).
+    let idle: (() => void) | undefined;
     const { server, url, requests } = await serve((_req, res, n) => {
       if (n === 1) {
         res.writeHead(503);
@@ -155,6 +158,7 @@ describe('openStream', () => {
         // Headers and then nothing: the idle watchdog must give up on it.
         res.writeHead(200, { 'content-type': 'text/event-stream' });
         res.flushHeaders();
+        setImmediate(() => idle?.());
       } else {
         res.writeHead(200, { 'content-type': 'text/event-stream' });
         res.write('event: snapshot\ndata: third\n\n');
@@ -172,11 +176,17 @@ describe('openStream', () => {
         onState: (s, detail) => {
           if (s === 'reconnecting') details.push(detail ?? '');
         },
-        // Short, so the silent stream is given up soon.
         idleMs: 50,
         timers: {
-          set: (fn: () => void, ms: number): unknown => setTimeout(fn, ms === 50 ? 50 : 0),
-          clear: fastTimers.clear,
+          set: (fn: () => void, ms: number): unknown => {
+            if (ms !== 50) return setTimeout(fn, 0);
+            idle = fn;
+            return fn;
+          },
+          clear: (handle: unknown): void => {
+            if (handle === idle) idle = undefined;
+            else fastTimers.clear(handle);
+          },
         },
       });
     });
