@@ -64,7 +64,7 @@ describe('the shop, distributed', { skip: skip ?? false }, () => {
   describe('orders', () => orderScenarios(current));
 
   // Last: it empties the login bucket of 127.0.0.1 (refilled in 2 s).
-  it('holds a rate limit across both gateway instances: one bucket per consumer in Redis', async () => {
+  it('holds a rate limit across both gateway instances: one bucket per consumer in Redis', async (t) => {
     const s = current();
     const gateways = s.urlsOf('gateway');
     assert.equal(gateways.length, 2);
@@ -97,11 +97,16 @@ describe('the shop, distributed', { skip: skip ?? false }, () => {
     // (at least 80 would pass); a machine so loaded that the answers take longer refills enough
     // that the two cannot be told apart by count, so no fixed "fewer than 80" is asserted.
     assert.ok(passed.length <= 40 + Math.ceil(20 * seconds) + 1, summary);
-    for (const g of [0, 1])
-      assert.ok(
-        limited.some((a) => a.gateway === g),
-        `gateway ${g} limited none: ${summary}`,
-      );
+    // Each gateway refuses some only if the attempts came faster than the bucket refills (20/s
+    // on top of the burst); a machine too loaded to answer 100 attempts in 3 s refills enough
+    // for all of them, and then only the bound above can be checked.
+    if (answers.length > 40 + 20 * seconds)
+      for (const g of [0, 1])
+        assert.ok(
+          limited.some((a) => a.gateway === g),
+          `gateway ${g} limited none: ${summary}`,
+        );
+    else t.diagnostic(`answered too slowly to expect refusals from each gateway: ${summary}`);
     for (const a of limited) {
       assert.equal(a.body.error?.code, 'RATE_LIMITED', summary);
       assert.match(a.retryAfter ?? '', /^[1-9]\d*$/, summary);
