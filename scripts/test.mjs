@@ -38,6 +38,58 @@ const concurrency = process.env.FLOTILLA_TEST_CONCURRENCY ?? String(Math.max(2, 
 const child = spawn(
   process.execPath,
   ['--conditions=source', '--import', 'tsx', '--test', `--test-concurrency=${concurrency}`, ...files],
-  { stdio: 'inherit', cwd: root },
+  // On a terminal Node's spec reporter already repeats the failures at the end. Elsewhere (CI) the
+  // output is TAP, where a failure sits somewhere among thousands of lines: pass it through and
+  // repeat every failed test, with its error, after the totals.
+  { stdio: process.stdout.isTTY ? 'inherit' : ['inherit', 'pipe', 'inherit'], cwd: root },
 );
-child.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));
+const failures = child.stdout ? collectTapFailures(child.stdout) : [];
+child.on('exit', (code, signal) => {
+  if (failures.length > 0) {
+    process.stdout.write(`\n# ${failures.length} failed test(s):\n`);
+    for (const f of failures)
+      process.stdout.write(`\n# ✖ ${f.path.join(' › ')}\n${f.details.map((l) => `#   ${l}`).join('\n')}\n`);
+  }
+  process.exit(code ?? (signal ? 1 : 0));
+});
+
+/**
+ * Copies a TAP stream to stdout and collects its failed tests: the names of the enclosing suites
+ * and the test (from `# Subtest:` lines, nested by indentation) and the YAML details that follow
+ * `not ok`. A suite that failed only because a test in it failed is left out.
+ */
+function collectTapFailures(stream) {
+  const found = [];
+  const names = [];
+  let open = null; // the failure whose YAML block is being read
+  let pending = '';
+  stream.on('data', (chunk) => {
+    process.stdout.write(chunk);
+    const lines = (pending + chunk.toString('utf8')).split('\n');
+    pending = lines.pop() ?? '';
+    for (const line of lines) readLine(line);
+  });
+  function readLine(line) {
+    const indent = line.length - line.trimStart().length;
+    const depth = Math.floor(indent / 4);
+    const text = line.trimStart();
+    if (open) {
+      if (text === '...' && indent === open.indent) {
+        if (!open.details.some((l) => l.includes("failureType: 'subtestsFailed'"))) {
+          found.push({ path: open.path, details: open.details.slice(0, 40) });
+        }
+        open = null;
+      } else if (text !== '---') open.details.push(line.slice(open.indent));
+      return;
+    }
+    const subtest = /^# Subtest: (.*)$/.exec(text);
+    if (subtest) {
+      names.length = depth;
+      names[depth] = subtest[1];
+      return;
+    }
+    const notOk = /^not ok \d+ - (.*?)(?: # .*)?$/.exec(text);
+    if (notOk) open = { path: [...names.slice(0, depth), notOk[1]], details: [], indent: indent + 2 };
+  }
+  return found;
+}
