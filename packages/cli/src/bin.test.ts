@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -293,3 +293,54 @@ describe('flotilla up, with the other commands beside it', () => {
     assert.equal(reset.stdout, `removed ${join(tmp.dir, 'data')}\n`);
   });
 });
+
+describe('flotilla up, killed', () => {
+  it('leaves no service behind when it is killed with SIGKILL: each stops when its lifeline ends', async (t) => {
+    const tmp = temporaryDirectory();
+    t.after(() => tmp.remove());
+    const { file } = await writeSystemFile(tmp.dir);
+    const up = spawnCli(['up', file]);
+    let output = '';
+    for (const stream of [up.stdout, up.stderr])
+      stream?.on('data', (d: Buffer) => {
+        output += d.toString();
+      });
+    const closed = once(up, 'close');
+    await new Promise<void>((resolve, reject) => {
+      up.stdout?.on('data', () => {
+        if (output.includes('cli-fixture is up')) resolve();
+      });
+      up.once('close', (code) => reject(new Error(`flotilla up exited (${code}):\n${output}`)));
+    });
+    const status = JSON.parse((await cli(['status', '--json', file])).stdout) as SystemStatus;
+    const pids = status.services.map((s) => s.supervisor!.pid!);
+    assert.equal(pids.length, 4);
+    t.after(() => {
+      for (const pid of pids) if (running(pid)) process.kill(pid, 'SIGKILL');
+    });
+
+    up.kill('SIGKILL');
+    await closed;
+    // Nothing signals the services: they notice that their stdin ended. Waits until they are
+    // gone (a bound far above the few hundred milliseconds a graceful stop takes here).
+    for (let waited = 0; waited < 30_000 && pids.some(running); waited += 50)
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    assert.deepEqual(
+      pids.filter(running),
+      [],
+      `services still running 30 s after the supervisor was killed:\n${output}`,
+    );
+  });
+});
+
+/** The process exists and is not a zombie waiting for a parent that does not reap it. */
+function running(pid: number): boolean {
+  if (!processExists(pid)) return false;
+  try {
+    // The state follows the command name in parentheses, which may itself contain spaces.
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return false;
+  }
+}

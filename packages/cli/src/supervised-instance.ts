@@ -2,6 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import type { Clock, TimerHandle } from '@flotilla/resilience';
+import { LIFELINE_ENV } from '@flotilla/service';
 import type { LogPrinter } from './log-printer.js';
 import type { ReadinessProbe } from './readiness-probe.js';
 import { type RestartPolicy, restartPolicy } from './restart-policy.js';
@@ -221,12 +222,17 @@ export class SupervisedInstance {
         : [this.settings.ip ?? 'ip', ['netns', 'exec', instance.netns, process.execPath, ...node]];
     const child = spawn(command, args, {
       cwd,
-      env,
-      stdio: ['ignore', 'pipe', 'pipe'],
+      // The child's stdin is a lifeline: never written, it ends only when this process is gone,
+      // even by SIGKILL, and a service run by runService (or watching onLifelineCut) then stops
+      // by itself instead of living on as an orphan.
+      env: { ...env, [LIFELINE_ENV]: 'stdin' },
+      stdio: ['pipe', 'pipe', 'pipe'],
       // Its own process group: a Ctrl-C in the terminal reaches only the supervisor, which then
       // stops the services in reverse dependency order.
       detached: true,
     });
+    // A child that closed its stdin, or exited, must not make the supervisor's end of it throw.
+    child.stdin?.on('error', () => {});
     if (this.spawns++ > 0) this.restartCount++;
     this.child = child;
     this.startedAt = this.settings.clock.now();

@@ -83,7 +83,7 @@ export {
   type RouteDefinition,
   reply,
 } from './route.js';
-export { runService } from './run-service.js';
+export { LIFELINE_ENV, onLifelineCut, runService } from './run-service.js';
 export { ServiceStartError } from './server.js';
 export {
   type CallerIdentity,

@@ -17,10 +17,10 @@ interface Child {
   readonly stderr: () => string;
 }
 
-function start(env: Record<string, string>): Child {
+function start(env: Record<string, string>, stdin: 'ignore' | 'pipe' = 'ignore'): Child {
   const proc = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', fixture], {
     env: { ...process.env, FLOTILLA_LOG_LEVEL: 'silent', FLOTILLA_SERVICE_KEY: testServiceKey, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: [stdin, 'pipe', 'pipe'],
   });
   const lines: Record<string, unknown>[] = [];
   const waiters: {
@@ -103,6 +103,37 @@ describe('service lifecycle (real process)', () => {
     const closed = child.lines.filter((l) => 'closed' in l).map((l) => l.closed);
     assert.deepEqual(closed, ['second-opened', 'first-opened']);
     await assert.rejects(fetch(`${ready}/health/live`), 'the server no longer accepts connections');
+  });
+
+  it('shuts down gracefully when the lifeline its supervisor holds (stdin) ends, and does not pass it on', async (t) => {
+    const child = start({ FLOTILLA_LIFELINE: 'stdin', SLOW_MS: '1000' }, 'pipe');
+    t.after(() => child.proc.kill('SIGKILL'));
+    const ready = (await child.waitFor((l) => typeof l.ready === 'string')) as {
+      ready: string;
+      lifeline: unknown;
+    };
+    assert.equal(ready.lifeline, null, 'FLOTILLA_LIFELINE stays in the environment of processes it starts');
+    const inFlight = fetch(`${ready.ready}/slow`);
+    await child.waitFor((l) => l.handling === 'slow');
+    child.proc.stdin?.end();
+    const res = await inFlight;
+    assert.equal(res.status, 200, 'the request in flight was not drained');
+    const [code] = (await once(child.proc, 'exit')) as [number | null];
+    assert.equal(code, 0, `exit code ${code}; stderr: ${child.stderr()}`);
+    const closed = child.lines.filter((l) => 'closed' in l).map((l) => l.closed);
+    assert.deepEqual(closed, ['second-opened', 'first-opened']);
+  });
+
+  it('ignores the end of stdin without FLOTILLA_LIFELINE', async (t) => {
+    const child = start({}, 'pipe');
+    t.after(() => child.proc.kill('SIGKILL'));
+    const { ready } = (await child.waitFor((l) => typeof l.ready === 'string')) as { ready: string };
+    child.proc.stdin?.end();
+    // A request that runs its whole handler after stdin ended: the service did not start draining.
+    const res = await fetch(`${ready}/slow`);
+    assert.equal(res.status, 200);
+    assert.equal((await fetch(`${ready}/health/ready`)).status, 200);
+    assert.equal(child.proc.exitCode, null);
   });
 
   it('answers /health/startup 503 while setup runs, then 200', async (t) => {

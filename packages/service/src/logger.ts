@@ -15,7 +15,7 @@ export interface LoggerSettings {
    * @default true when standard output is a terminal
    */
   pretty?: boolean;
-  /** Where lines go (tests pass a stream to read them). @default standard output */
+  /** Where lines go (tests pass a stream to read them). @default standard output, written synchronously */
   destination?: DestinationStream;
 }
 
@@ -43,5 +43,10 @@ export function createLogger(settings: LoggerSettings): Logger {
       }),
     );
   }
-  return pino(options);
+  // Synchronous writes to standard output: a line is out when the call returns, so nothing is
+  // left to flush at exit. pino's asynchronous default flushes at exit, and when standard output
+  // is a pipe whose reader is gone (a killed supervisor) that flush retries forever and the
+  // process never exits; a synchronous write instead fails once with EPIPE, and pino then stops
+  // writing.
+  return pino(options, pino.destination({ dest: 1, sync: true }));
 }
