@@ -72,7 +72,7 @@ export {
   type OutlierDetectionOptions,
   type OutlierEvent,
 } from './load-balancer.js';
-export { createLogger, type LoggerSettings } from './logger.js';
+export { createLogger, dropLogOutput, type LoggerSettings } from './logger.js';
 export {
   type AnyRoute,
   defineRoute,

@@ -43,10 +43,33 @@ export function createLogger(settings: LoggerSettings): Logger {
       }),
     );
   }
-  // Synchronous writes to standard output: a line is out when the call returns, so nothing is
-  // left to flush at exit. pino's asynchronous default flushes at exit, and when standard output
-  // is a pipe whose reader is gone (a killed supervisor) that flush retries forever and the
-  // process never exits; a synchronous write instead fails once with EPIPE, and pino then stops
-  // writing.
-  return pino(options, pino.destination({ dest: 1, sync: true }));
+  return pino(options, standardOutput());
+}
+
+type StdoutDestination = ReturnType<typeof pino.destination>;
+
+/** The one destination of every logger of this process that writes JSON to standard output. */
+let stdout: StdoutDestination | undefined;
+
+/** pino's own destination for standard output (asynchronous, flushed at exit), made once. */
+function standardOutput(): StdoutDestination {
+  stdout ??= pino.destination({ dest: 1, sync: false });
+  return stdout;
+}
+
+/**
+ * Drops every later line that loggers made by {@link createLogger} write to standard output,
+ * for when nothing reads it any more: the supervisor that held the other end of the pipe is
+ * gone. Without this, the first line would fail with EPIPE, and pino's flush at exit retries
+ * such a failure forever (sonic-boom 4), so the process could not exit. Lines already written
+ * are kept; pretty output and explicit destinations are left alone.
+ */
+export function dropLogOutput(): void {
+  const destination = stdout;
+  if (destination === undefined) return;
+  // What pino itself does to this destination after an EPIPE.
+  destination.write = () => true;
+  destination.flushSync = () => {};
+  destination.flush = (cb?: (err?: Error) => void) => cb?.();
+  destination.end = () => {};
 }

@@ -1,6 +1,7 @@
 import { fstatSync } from 'node:fs';
 import { ConfigError } from './config.js';
 import type { RunningService, Service, StartOptions } from './define-service.js';
+import { dropLogOutput } from './logger.js';
 import { ServiceStartError } from './server.js';
 
 /** The variable a supervisor sets when it holds the child's stdin open as a lifeline: `stdin`. */
@@ -10,7 +11,8 @@ export const LIFELINE_ENV = 'FLOTILLA_LIFELINE';
  * Calls `stop` once when the process that started this one is gone, where that process said it
  * would tell: with `FLOTILLA_LIFELINE=stdin` (as `flotilla up` sets it) the parent holds this
  * process's stdin open and never writes to it, so its end means the parent exited, even by
- * SIGKILL, which leaves it no chance to stop its children. Without the variable, or with stdin
+ * SIGKILL, which leaves it no chance to stop its children. The parent read this process's
+ * output too, so log lines are dropped from then on ({@link dropLogOutput}). Without the variable, or with stdin
  * not a pipe (a terminal, a file, `/dev/null`), nothing is watched. The watch never keeps the process alive by itself.
  *
  * @example
@@ -26,6 +28,8 @@ export function onLifelineCut(stop: () => void, env: NodeJS.ProcessEnv = process
   const onEnd = (): void => {
     if (cut) return;
     cut = true;
+    // The supervisor also read this process's output: a line written there now would fail.
+    dropLogOutput();
     stop();
   };
   stdin.on('end', onEnd);
