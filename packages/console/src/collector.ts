@@ -229,8 +229,13 @@ export class Collector {
     else this.again = true;
   }
 
-  /** Polls once now (or joins the poll in progress) and resolves with the snapshot. */
+  /**
+   * Polls now and resolves with a snapshot no older than the call. A poll already in progress
+   * began before it (what it read may predate the call), so it is waited for and a new one runs.
+   */
   async refresh(): Promise<ConsoleSnapshot> {
+    const inProgress = this.polling;
+    if (inProgress !== undefined) await inProgress;
     await this.poll();
     return this.latest!;
   }
