@@ -44,7 +44,8 @@ const child = spawn(
   { stdio: process.stdout.isTTY ? 'inherit' : ['inherit', 'pipe', 'inherit'], cwd: root },
 );
 const failures = child.stdout ? collectTapFailures(child.stdout) : [];
-child.on('exit', (code, signal) => {
+// 'close', not 'exit': the child's output may still be arriving when it has exited.
+child.on('close', (code, signal) => {
   if (failures.length > 0) {
     process.stdout.write(`\n# ${failures.length} failed test(s):\n`);
     for (const f of failures)
