@@ -1,6 +1,6 @@
 import { existsSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { serviceUrlVariable } from '@flotilla/service';
+import { LIFELINE_ENV, serviceUrlVariable } from '@flotilla/service';
 import { expandTemplate, TEMPLATE_KEYS, unknownPlaceholders } from './env-template.js';
 import { SystemDefinitionError, type SystemProblem } from './errors.js';
 import type { LoadScenario } from './load-scenario.js';
@@ -99,7 +99,7 @@ const RESERVED_ENV = [
   'FLOTILLA_INSTANCE',
   'FLOTILLA_DATA_DIR',
   'FLOTILLA_SYSTEM_NAME',
-  'FLOTILLA_LIFELINE',
+  LIFELINE_ENV,
 ];
 const ALWAYS_SECRETS = ['FLOTILLA_SERVICE_KEY', 'FLOTILLA_ADMIN_TOKEN'];
 const ENTRY_EXTENSION = /\.(?:[cm]?js|[cm]?ts)$/;

@@ -15,7 +15,7 @@ export interface LoggerSettings {
    * @default true when standard output is a terminal
    */
   pretty?: boolean;
-  /** Where lines go (tests pass a stream to read them). @default standard output, written synchronously */
+  /** Where lines go (tests pass a stream to read them). @default standard output */
   destination?: DestinationStream;
 }
 

@@ -12,8 +12,9 @@ export const LIFELINE_ENV = 'FLOTILLA_LIFELINE';
  * would tell: with `FLOTILLA_LIFELINE=stdin` (as `flotilla up` sets it) the parent holds this
  * process's stdin open and never writes to it, so its end means the parent exited, even by
  * SIGKILL, which leaves it no chance to stop its children. The parent read this process's
- * output too, so log lines are dropped from then on ({@link dropLogOutput}). Without the variable, or with stdin
- * not a pipe (a terminal, a file, `/dev/null`), nothing is watched. The watch never keeps the process alive by itself.
+ * output too, so log lines are dropped from then on ({@link dropLogOutput}). Without the
+ * variable, or with stdin not a pipe (a terminal, a file, `/dev/null`), nothing is watched. The
+ * watch never keeps the process alive by itself.
  *
  * @example
  * onLifelineCut(() => void gateway.close().then(() => process.exit(0)));
