@@ -151,7 +151,8 @@ function sampler(rate: number, clock: Clock): () => boolean {
 const epochNow = (): number => performance.timeOrigin + performance.now();
 
 class RingTracer implements Tracer {
-  private readonly ring: (SpanRecord | undefined)[];
+  /** Finished spans themselves: a {@link SpanRecord} is made only when one is read or a listener waits. */
+  private readonly ring: (Span | undefined)[];
   private next = 0;
   private total = 0;
   private listeners: ((span: SpanRecord) => void)[] = [];
@@ -181,11 +182,14 @@ class RingTracer implements Tracer {
     return new Span(this, name, options.kind, context, options.attributes ?? {});
   }
 
-  record(span: SpanRecord): void {
+  record(span: Span): void {
     this.ring[this.next] = span;
     this.next = (this.next + 1) % this.capacity;
     this.total++;
-    for (const l of this.listeners) l(span);
+    const listeners = this.listeners;
+    if (listeners.length === 0) return;
+    const record = span.toRecord();
+    for (const l of listeners) l(record);
   }
 
   recorded(): number {
@@ -200,9 +204,9 @@ class RingTracer implements Tracer {
     for (let i = skip; i < held; i++) {
       const span = this.ring[(this.next - held + i + this.capacity) % this.capacity];
       if (span === undefined) continue;
-      if (traceId !== undefined && span.traceId !== traceId) continue;
-      if (sinceMs !== undefined && span.startTimeMs < sinceMs) continue;
-      out.push(span);
+      if (traceId !== undefined && span.context.traceId !== traceId) continue;
+      if (sinceMs !== undefined && span.start < sinceMs) continue;
+      out.push(span.toRecord());
     }
     return out.length > limit ? out.slice(out.length - limit) : out;
   }
@@ -213,10 +217,16 @@ class RingTracer implements Tracer {
   }
 }
 
-/** A span being recorded; becomes a {@link SpanRecord} when it ends. */
+/**
+ * A span being recorded. Once ended (and sampled) it is itself what the ring keeps: ending a span
+ * allocates nothing, which matters on a proxy that ends two spans per request.
+ */
 class Span implements ActiveSpan {
-  private readonly start = epochNow();
+  /** Wall-clock start, epoch milliseconds. */
+  readonly start = epochNow();
   private ended = false;
+  private durationMs = 0;
+  private status: 'ok' | 'error' = 'ok';
 
   constructor(
     private readonly tracer: RingTracer,
@@ -233,9 +243,16 @@ class Span implements ActiveSpan {
   end(status: 'ok' | 'error' = 'ok'): void {
     if (this.ended) return;
     this.ended = true;
+    if (!this.context.sampled) return;
+    this.durationMs = epochNow() - this.start;
+    this.status = status;
+    this.tracer.record(this);
+  }
+
+  /** The finished span as a plain record (for readers and listeners). */
+  toRecord(): SpanRecord {
     const c = this.context;
-    if (!c.sampled) return;
-    this.tracer.record({
+    const record: SpanRecord = {
       traceId: c.traceId,
       spanId: c.spanId,
       ...(c.parentSpanId === undefined ? {} : { parentSpanId: c.parentSpanId }),
@@ -243,9 +260,10 @@ class Span implements ActiveSpan {
       kind: this.kind,
       service: this.tracer.service,
       startTimeMs: this.start,
-      durationMs: epochNow() - this.start,
-      status,
+      durationMs: this.durationMs,
+      status: this.status,
       attributes: this.attributes,
-    });
+    };
+    return record;
   }
 }
