@@ -100,13 +100,7 @@ export function fail(
 }
 
 /** A port nothing listens on (it was free a moment ago). */
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
+export { freePort } from './testing.js';
 
 /**
  * Waits until `condition` holds, checking after each turn of the event loop (I/O the test

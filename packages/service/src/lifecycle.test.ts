@@ -1,11 +1,10 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { createServer } from 'node:net';
 import { createInterface } from 'node:readline';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { testServiceKey } from './testing.js';
+import { freePort, testServiceKey } from './testing.js';
 
 const fixture = fileURLToPath(new URL('./fixtures/lifecycle-service.ts', import.meta.url));
 
@@ -56,17 +55,6 @@ function start(env: Record<string, string>, stdin: 'ignore' | 'pipe' = 'ignore')
       });
     },
   };
-}
-
-/** A port that was free a moment ago. */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const address = server.address();
-  server.close();
-  if (address === null || typeof address === 'string') throw new Error('no port');
-  return address.port;
 }
 
 describe('service lifecycle (real process)', () => {

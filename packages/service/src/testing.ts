@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { createServer } from 'node:net';
 import type { RunningService, Service, StartOptions } from './define-service.js';
 import { type EndUser, serviceTokens } from './tokens.js';
 
@@ -35,4 +36,25 @@ export function startForTest<Deps>(
 export async function testToken(service: string, caller = 'test', user?: EndUser): Promise<string> {
   const token = await serviceTokens({ service: caller, key: testServiceKey }).mint(service, user);
   return `Bearer ${token}`;
+}
+
+/**
+ * A TCP port on `host` that was free a moment ago, for a process the test starts and that must
+ * be told its port in advance (another process could take it in between; on loopback in a test
+ * run that does not happen in practice).
+ *
+ * @example
+ * const port = await freePort();
+ * spawn(process.execPath, ['server.js'], { env: { ...process.env, PORT: String(port) } });
+ */
+export function freePort(host = '127.0.0.1'): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, host, () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address !== null ? address.port : 0;
+      server.close(() => (port > 0 ? resolve(port) : reject(new Error(`no port was assigned on ${host}`))));
+    });
+  });
 }

@@ -9,27 +9,16 @@ import {
   type Server,
   type ServerResponse,
 } from 'node:http';
-import { createServer as createNetServer } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { testServiceKey } from '@flotilla/service/testing';
+import { freePort, testServiceKey } from '@flotilla/service/testing';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repositoryRoot = resolve(here, '../../../../..');
 const orderMain = join(here, 'main.ts');
 
 /** A free TCP port on 127.0.0.1 (free when asked; the order process binds it right after). */
-export function freePort(): Promise<number> {
-  return new Promise((resolvePort, reject) => {
-    const server = createNetServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address !== null ? address.port : 0;
-      server.close(() => resolvePort(port));
-    });
-  });
-}
+export { freePort };
 
 /** The order service running in a child process. */
 export interface OrderProcess {
