@@ -443,9 +443,18 @@ export async function startShop(options: StartShopOptions): Promise<Shop> {
 }
 
 /**
+ * How long a test gives the whole shop to become ready: ten processes compiling TypeScript at
+ * once, beside the other test files of the run, on a small machine take a while (the system
+ * file's 60 s has run out under CI).
+ */
+function testReadyTimeoutMs(def: SystemDefinition): number {
+  return Math.max(def.readyTimeoutMs ?? 60_000, 120_000);
+}
+
+/**
  * The shop's system file, loaded with `FLOTILLA_SHOP_FROM_SOURCE=1` (it chooses its entries, src/
  * or dist/, when imported) and `extra` set while it is imported, the environment restored
- * afterwards.
+ * afterwards; with the test's ready timeout.
  */
 export async function loadShopFromSource(
   extra: Readonly<Record<string, string>> = {},
@@ -454,7 +463,11 @@ export async function loadShopFromSource(
   const previous = Object.fromEntries(Object.keys(settings).map((k) => [k, process.env[k]]));
   Object.assign(process.env, settings);
   try {
-    return await loadSystem(SYSTEM_FILE);
+    const system = await loadSystem(SYSTEM_FILE);
+    return validateSystem(
+      { ...system.definition, readyTimeoutMs: testReadyTimeoutMs(system.definition) },
+      { baseDir: system.baseDir, ...(system.file === undefined ? {} : { file: system.file }) },
+    );
   } finally {
     for (const [k, v] of Object.entries(previous))
       if (v === undefined) delete process.env[k];
@@ -555,8 +568,7 @@ async function rewrite(
     ...def,
     dataDir: options.dataDir,
     controlPort: 0,
-    // Ten processes compiling TypeScript at once on a small machine take a while.
-    readyTimeoutMs: Math.max(def.readyTimeoutMs ?? 60_000, 120_000),
+    readyTimeoutMs: testReadyTimeoutMs(def),
     env: { ...def.env, ...options.env },
     services: def.services.map((s): ServiceDefinition => withPorts(s)),
     profiles: Object.fromEntries(profiles.map(([name, p]) => [name, rewriteProfile(name, p)])),
