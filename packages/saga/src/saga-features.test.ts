@@ -223,9 +223,11 @@ for (const { dialect, skip } of dialects) {
       assert.equal(await drive(clock, runner.settled(id)), 'compensated');
       const saved = await runner.get(id);
       assert.match(saved.lastError ?? '', /passed its deadline/);
-      // Attempts every 2 s until the 5 s deadline: how many fit depends on when each ran.
+      // Attempts every 2 s until the 5 s deadline: how many fit depends on when each ran. drive()
+      // moves the test clock on while the runner waits on the database, so on a slow database the
+      // deadline can pass before the first one (none); never more than three fit.
       const payAttempts = saved.timeline.filter((a) => a.step === 'pay');
-      assert.ok(payAttempts.length >= 1 && payAttempts.length <= 3);
+      assert.ok(payAttempts.length <= 3, `${payAttempts.length} attempts of pay`);
       assert.ok(payAttempts.every((a) => a.outcome === 'error'));
       assert.deepEqual(await p.effects(id), ['reserve:action', 'reserve:compensation']);
     });

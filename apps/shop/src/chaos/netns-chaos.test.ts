@@ -5,7 +5,7 @@
 // (h1's services call it), the gateway beside it on 127.0.0.1. The embedded mode keeps its
 // SQLite files and event log on the shared filesystem, so events cross hosts through files while
 // calls cross the bridge. While orders flow, a `partition` fault cuts h2 off (its link down) for
-// 5 s and reconnects it; afterwards every invariant must hold, and the cut must have been felt:
+// 8 s and reconnects it; afterwards every invariant must hold, and the cut must have been felt:
 // the supervisor saw h2's instances unready. Needs root on Linux and the ip program: skipped
 // loudly otherwise, failed under CI.
 import assert from 'node:assert/strict';
@@ -96,7 +96,10 @@ describe('flotilla chaos on the shop across three hosts (network namespaces)', {
       quiesceMs: 60_000,
       seed: 1,
       concurrency: 4,
-      faults: parseFaultSchedule(`partition:${h2.netns}@every=5s,jitter=1s,for=5s`),
+      // The cut outlasts the supervisor's 3 s probe timeout by far: on a loaded machine that
+      // timeout can fire late, and a probe sent during a 5 s cut was then (it seems) retransmitted
+      // and answered after the reconnect, so no instance went unready in one CI run.
+      faults: parseFaultSchedule(`partition:${h2.netns}@every=5s,jitter=1s,for=8s`),
       freePorts: true,
       env: chaosServiceEnv(),
       write: (chunk) => output.push(chunk),
