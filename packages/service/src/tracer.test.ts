@@ -106,3 +106,102 @@ test('reads FLOTILLA_TRACES_PER_SECOND: a number, "all", or the default when uns
       /FLOTILLA_TRACES_PER_SECOND must be a number >= 0 or "all"/,
     );
 });
+
+test('a span is read back exactly as it was recorded, whatever its ids, names and attributes', () => {
+  const tracer = createTracer({ service: 'svc', capacity: 50 });
+  const root = tracer.startSpan('GET /orders/:id', {
+    kind: 'server',
+    attributes: { 'http.method': 'GET', 'http.route': '/orders/:id' },
+  });
+  const child = tracer.startSpan('payment POST /payments', {
+    kind: 'client',
+    parent: root.context,
+    attributes: { 'peer.service': 'payment', 'flotilla.attempt': 2, retried: true, cached: false },
+  });
+  child.setAttribute('http.target', '/payments/ord-7f3a9c21?currency=EUR');
+  child.setAttribute('http.status_code', 503);
+  child.end('error');
+  root.setAttribute('http.status_code', 200);
+  root.end();
+  const [c, r] = tracer.spans();
+  assert.deepEqual(c, {
+    traceId: root.context.traceId,
+    spanId: child.context.spanId,
+    parentSpanId: root.context.spanId,
+    name: 'payment POST /payments',
+    kind: 'client',
+    service: 'svc',
+    startTimeMs: c?.startTimeMs,
+    durationMs: c?.durationMs,
+    status: 'error',
+    attributes: {
+      'peer.service': 'payment',
+      'flotilla.attempt': 2,
+      retried: true,
+      cached: false,
+      'http.target': '/payments/ord-7f3a9c21?currency=EUR',
+      'http.status_code': 503,
+    },
+  });
+  assert.equal(r?.parentSpanId, undefined);
+  assert.equal('parentSpanId' in (r ?? {}), false);
+  assert.equal(r?.status, 'ok');
+  assert.deepEqual(r?.attributes, {
+    'http.method': 'GET',
+    'http.route': '/orders/:id',
+    'http.status_code': 200,
+  });
+  assert.ok(Math.abs((r?.startTimeMs ?? 0) - Date.now()) < 60_000);
+
+  // Ids a caller made by hand, and more attributes than the ring keeps inline.
+  const upper = { traceId: 'ABCDEF'.padEnd(32, '0'), spanId: 'not-hex-at-all!!', sampled: true };
+  const many: Record<string, number> = {};
+  for (let i = 0; i < 12; i++) many[`k${i}`] = i;
+  tracer.startSpan('odd', { kind: 'internal', parent: upper, attributes: many }).end();
+  const odd = tracer.spans({ traceId: upper.traceId });
+  assert.equal(odd.length, 1);
+  assert.equal(odd[0]?.parentSpanId, upper.spanId);
+  assert.deepEqual(Object.entries(odd[0]?.attributes ?? {}), Object.entries(many));
+});
+
+test('names and values past the interned ones are kept exactly, long, short or not Latin-1', () => {
+  const tracer = createTracer({ service: 'svc', capacity: 10_000 });
+  const names: string[] = [];
+  for (let i = 0; i < 6000; i++) {
+    // Distinct names exhaust the interned strings; some are long, some not Latin-1.
+    const name =
+      i % 7 === 0
+        ? `GET /items/${i}/${'x'.repeat(300)}`
+        : i % 5 === 0
+          ? `GET /städte/€${i}`
+          : `GET /items/${i}`;
+    names.push(name);
+    const span = tracer.startSpan(name, {
+      kind: 'server',
+      attributes: { 'order.id': `ord-${i}`, note: name },
+    });
+    span.end();
+  }
+  const spans = tracer.spans({ limit: 10_000 });
+  assert.deepEqual(
+    spans.map((s) => s.name),
+    names,
+  );
+  assert.deepEqual(
+    spans.map((s) => s.attributes),
+    names.map((name, i) => ({ 'order.id': `ord-${i}`, note: name })),
+  );
+});
+
+test('a slot reused by a plain span keeps nothing of the odd span it replaced', () => {
+  const tracer = createTracer({ service: 'svc', capacity: 1 });
+  const many: Record<string, string> = {};
+  for (let i = 0; i < 10; i++) many[`k${i}`] = 'é€'.repeat(i);
+  tracer.startSpan('€ odd', { kind: 'internal', attributes: many }).end();
+  assert.deepEqual(tracer.spans()[0]?.attributes, many);
+  tracer.startSpan('plain', { kind: 'producer', attributes: { a: 1 } }).end();
+  const [plain] = tracer.spans();
+  assert.equal(plain?.name, 'plain');
+  assert.equal(plain?.kind, 'producer');
+  assert.deepEqual(plain?.attributes, { a: 1 });
+});
