@@ -7,7 +7,13 @@ export type PartCall = (
   service: string,
   method: 'GET' | 'POST',
   path: string,
-  options: { timeoutMs?: number; signal: AbortSignal; headers: Record<string, string> },
+  options: {
+    timeoutMs?: number;
+    signal: AbortSignal;
+    headers: Record<string, string>;
+    /** The part's configured path, placeholders and all: what names the call's span. */
+    template?: string;
+  },
 ) => Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: unknown }>;
 
 /** The response of an aggregated route. */
@@ -349,6 +355,7 @@ export function createAggregator(
         ...(timeoutMs === undefined ? {} : { timeoutMs }),
         signal: partSignal,
         headers: { ...headers },
+        template: part.config.path,
       });
       // The contract has `call` throw for error statuses; a core that returns them is held to it here.
       if (response.status >= 400)

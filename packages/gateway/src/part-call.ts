@@ -62,7 +62,7 @@ export function createPartCall(snapshot: () => Snapshot, ctx: PartCallContext): 
     return policy;
   };
 
-  return async (service, method, path, { timeoutMs, signal, headers }) => {
+  return async (service, method, path, { timeoutMs, signal, headers, template }) => {
     const snap = snapshot();
     const policy = policyFor(snap, service, method, timeoutMs);
     const upstream = snap.upstreams.get(service);
@@ -91,11 +91,14 @@ export function createPartCall(snapshot: () => Snapshot, ctx: PartCallContext): 
       );
     list.push('x-request-deadline', String(now + (timeoutMs ?? upstream.settings.timeoutMs)));
     const q = path.indexOf('?');
-    const span = ctx.tracer.startSpan(`${service} ${method} ${q < 0 ? path : path.slice(0, q)}`, {
-      kind: 'client',
-      parent: parseTraceparent(traceparent),
-      attributes: { 'peer.service': service, 'http.method': method, 'http.target': path },
-    });
+    const span = ctx.tracer.startSpan(
+      `${service} ${method} ${template ?? (q < 0 ? path : path.slice(0, q))}`,
+      {
+        kind: 'client',
+        parent: parseTraceparent(traceparent),
+        attributes: { 'peer.service': service, 'http.method': method, 'http.target': path },
+      },
+    );
     // The part's server span is a child of this client span.
     list.push('traceparent', formatTraceparent(span.context));
     let res: BufferedResponse;

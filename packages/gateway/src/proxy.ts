@@ -12,7 +12,7 @@ import { CLIENT_CLOSED_STATUS, type Exchange } from './exchange.js';
 import { type ResponseHeadInfo, responseHeaders } from './headers.js';
 import { applyRewrite } from './path-pattern.js';
 import { type ShadowPlan, sendShadowCopy } from './shadow-copy.js';
-import type { CompiledTarget } from './snapshot.js';
+import { type CompiledTarget, clientSpanName } from './snapshot.js';
 import { type Connection, markCallerFault, markNotRetryable } from './upstream-pool.js';
 
 /**
@@ -154,6 +154,7 @@ export class Forward {
       attributes: {
         'peer.service': upstream.service,
         'http.method': ex.method,
+        'http.target': this.upstreamPath,
         'flotilla.attempt': number,
         'flotilla.instance': endpoint.url,
       },
@@ -179,12 +180,17 @@ export class Forward {
     return attempt.promise;
   }
 
+  /**
+   * `"<service> <METHOD> <template>"`: the target's rewrite, or the route's path pattern, so that
+   * names stay few (OpenTelemetry's advice); the concrete path is the span's `http.target`.
+   */
   private clientSpanName(): string {
-    if (this.spanName === undefined) {
-      const path = this.upstreamPath;
-      const q = path.indexOf('?');
-      this.spanName = `${this.target.service} ${this.ex.method} ${q < 0 ? path : path.slice(0, q)}`;
-    }
+    if (this.spanName === undefined)
+      this.spanName = clientSpanName(
+        this.target,
+        this.ex.method,
+        this.ex.route?.config.match.path ?? this.ex.path,
+      );
     return this.spanName;
   }
 

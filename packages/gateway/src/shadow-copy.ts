@@ -4,7 +4,7 @@ import type { Exchange } from './exchange.js';
 import type { CapturedResponse } from './json-compare.js';
 import { compareResponses } from './json-compare.js';
 import { applyRewrite } from './path-pattern.js';
-import type { CompiledSplit, CompiledTarget } from './snapshot.js';
+import { type CompiledSplit, type CompiledTarget, clientSpanName } from './snapshot.js';
 import { callBuffered } from './upstream-call.js';
 
 /**
@@ -58,12 +58,19 @@ export async function sendShadowCopy(
         ? ex.path
         : applyRewrite(target.rewrite, hit.values, hit.rest)) + ex.query;
     let candidate: CapturedResponse;
-    const q = path.indexOf('?');
-    const span = ctx.tracer.startSpan(`${target.service} ${ex.method} ${q < 0 ? path : path.slice(0, q)}`, {
-      kind: 'client',
-      parent: ex.span?.context,
-      attributes: { 'peer.service': target.service, 'http.method': ex.method, 'gateway.shadow': true },
-    });
+    const span = ctx.tracer.startSpan(
+      clientSpanName(target, ex.method, ex.route?.config.match.path ?? ex.path),
+      {
+        kind: 'client',
+        parent: ex.span?.context,
+        attributes: {
+          'peer.service': target.service,
+          'http.method': ex.method,
+          'http.target': path,
+          'gateway.shadow': true,
+        },
+      },
+    );
     // The candidate's server span is a child of this client span.
     headers[traceSlot] = formatTraceparent(span.context);
     try {

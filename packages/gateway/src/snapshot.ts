@@ -47,6 +47,15 @@ export interface CompiledTarget {
   readonly stats: RouteStats;
 }
 
+/**
+ * The name of a client span to `target`: `"<service> <METHOD> <template>"`, where the template is
+ * the target's rewrite or else `routePath`, the route's pattern. A name per pattern, not per
+ * concrete path, keeps span names few, as OpenTelemetry asks of them.
+ */
+export function clientSpanName(target: CompiledTarget, method: string, routePath: string): string {
+  return `${target.service} ${method} ${target.config.rewrite ?? routePath}`;
+}
+
 /** A traffic split, compiled. */
 export interface CompiledSplit {
   readonly controller: SplitController;
