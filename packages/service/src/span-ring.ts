@@ -314,9 +314,13 @@ export class SpanRing {
     const known = this.index.get(s);
     if (known !== undefined) return known;
     if (this.strings.length >= MAX_INTERNED || s.length > MAX_INTERNED_LENGTH) return -1;
+    // A string cut from a larger one (a path from a URL) would keep the larger one alive for
+    // good: the table keeps a copy of its own, made exactly by a JSON round trip (this happens at
+    // most MAX_INTERNED times).
+    const own = JSON.parse(JSON.stringify(s)) as string;
     const i = this.strings.length;
-    this.strings.push(s);
-    this.index.set(s, i);
+    this.strings.push(own);
+    this.index.set(own, i);
     return i;
   }
 }
