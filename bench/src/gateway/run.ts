@@ -1,10 +1,10 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { freePort } from '@flotilla/service/testing';
 import { SignJWT } from 'jose';
 import { fmtInt, fmtRatio, median } from '../lib/stats.js';
 import { publish } from '../lib/table.js';
@@ -29,7 +29,10 @@ const WARM_UP_S = 10;
 
 /** Options of {@link benchGateway}. */
 export interface GatewayBenchOptions {
-  /** Rounds; each measures every server once, in turn, and the median is reported. @default 3 */
+  /**
+   * Rounds; each starts the Node proxies afresh and measures every server once, in turn; the
+   * median is reported. @default 3
+   */
   rounds?: number;
   /** Seconds of load per measurement. @default 10 */
   durationS?: number;
@@ -48,7 +51,15 @@ interface Server {
   readonly headers?: Record<string, string>;
   /** The proxy's process, whose CPU per request is reported (Node servers only). */
   readonly pid?: number;
-  readonly stop: () => Promise<void>;
+}
+
+/** A Node proxy of the benchmark: started afresh in every round. */
+interface NodeProxy {
+  readonly name: string;
+  readonly label: string;
+  readonly script: string;
+  readonly args: (upstreamUrl: string) => string[];
+  readonly headers?: Record<string, string>;
 }
 
 /**
@@ -78,15 +89,6 @@ async function stopChild(child: ChildProcess, signal: NodeJS.Signals = 'SIGTERM'
   const exited = once(child, 'exit');
   child.kill(signal);
   await exited;
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
 }
 
 /** nginx in the foreground, one worker, `proxy_pass` to a keep-alive upstream, access log off. */
@@ -164,14 +166,6 @@ export async function benchGateway(options: GatewayBenchOptions = {}): Promise<v
     const upstreamUrl = `http://127.0.0.1:${upstream.port}`;
     const nginx = await startNginx(upstream.port);
     stops.push(nginx.stop);
-    const fastify = await startNode('fastify-proxy-server.mjs', [upstreamUrl]);
-    stops.push(() => stopChild(fastify.child));
-    const bare = await startNode('bare-forwarder-server.mjs', [upstreamUrl]);
-    stops.push(() => stopChild(bare.child));
-    const plain = await startNode('flotilla-server.mjs', [upstreamUrl, 'plain']);
-    stops.push(() => stopChild(plain.child));
-    const secured = await startNode('flotilla-server.mjs', [upstreamUrl, 'secured']);
-    stops.push(() => stopChild(secured.child));
     const token = await new SignJWT({ scope: 'catalog:read' })
       .setProtectedHeader({ alg: 'HS256' })
       .setSubject('bench-user')
@@ -179,49 +173,38 @@ export async function benchGateway(options: GatewayBenchOptions = {}): Promise<v
       .setExpirationTime('2h')
       .sign(new TextEncoder().encode(BENCH_JWT_SECRET));
 
-    const servers: Server[] = [
-      {
-        name: 'direct',
-        label: 'upstream alone (node:http, no proxy)',
-        url: upstreamUrl,
-        stop: async () => {},
-      },
-      {
-        name: 'nginx',
-        label: 'nginx proxy_pass, keepalive upstream, 1 worker',
-        url: nginx.url,
-        stop: nginx.stop,
-      },
+    const fixed: Server[] = [
+      { name: 'direct', label: 'upstream alone (node:http, no proxy)', url: upstreamUrl },
+      { name: 'nginx', label: 'nginx proxy_pass, keepalive upstream, 1 worker', url: nginx.url },
+    ];
+    const proxies: NodeProxy[] = [
       {
         name: 'fastify',
         label: 'Fastify 5 + @fastify/http-proxy',
-        url: `http://127.0.0.1:${fastify.port}`,
-        ...(fastify.child.pid === undefined ? {} : { pid: fastify.child.pid }),
-        stop: async () => {},
+        script: 'fastify-proxy-server.mjs',
+        args: (url) => [url],
       },
       {
         name: 'bare',
         label: 'bare forwarder: node:http + undici Pool, no features (reference)',
-        url: `http://127.0.0.1:${bare.port}`,
-        ...(bare.child.pid === undefined ? {} : { pid: bare.child.pid }),
-        stop: async () => {},
+        script: 'bare-forwarder-server.mjs',
+        args: (url) => [url],
       },
       {
         name: 'flotilla',
         label: 'Flotilla gateway, auth and rate limit off',
-        url: `http://127.0.0.1:${plain.port}`,
-        ...(plain.child.pid === undefined ? {} : { pid: plain.child.pid }),
-        stop: async () => {},
+        script: 'flotilla-server.mjs',
+        args: (url) => [url, 'plain'],
       },
       {
         name: 'flotilla-secured',
         label: 'Flotilla gateway, HS256 JWT + 2 rate limits + service token',
-        url: `http://127.0.0.1:${secured.port}`,
+        script: 'flotilla-server.mjs',
+        args: (url) => [url, 'secured'],
         headers: { authorization: `Bearer ${token}` },
-        ...(secured.child.pid === undefined ? {} : { pid: secured.child.pid }),
-        stop: async () => {},
       },
     ];
+    const servers: readonly { name: string; label: string }[] = [...fixed, ...proxies];
     const load = (server: Server, seconds: number): Promise<WrkResult> =>
       wrk({
         url: `${server.url}/api/items/1042`,
@@ -231,31 +214,51 @@ export async function benchGateway(options: GatewayBenchOptions = {}): Promise<v
         ...(server.headers === undefined ? {} : { headers: server.headers }),
       });
 
-    for (const server of servers) {
-      const warm = await load(server, WARM_UP_S);
-      if (warm.requests === 0 || warm.errors > 0)
-        throw new Error(
-          `${server.name} failed its warm-up: ${warm.requests} requests, ${warm.errors} errors`,
-        );
-    }
     const samples = new Map<string, WrkResult[]>(servers.map((s) => [s.name, []]));
     // CPU of each Node proxy over its measured loads, and the requests it served meanwhile.
     const cpu = new Map<string, { user: number; kernel: number; requests: number; seconds: number }>();
     for (let round = 1; round <= rounds; round++) {
-      for (const server of servers) {
-        const before = server.pid === undefined ? undefined : cpuTimes(server.pid);
-        const result = await load(server, durationS);
-        samples.get(server.name)?.push(result);
-        const after = server.pid === undefined ? undefined : cpuTimes(server.pid);
-        if (before !== undefined && after !== undefined) {
-          const sum = cpu.get(server.name) ?? { user: 0, kernel: 0, requests: 0, seconds: 0 };
-          cpu.set(server.name, {
-            user: sum.user + after.user - before.user,
-            kernel: sum.kernel + after.kernel - before.kernel,
-            requests: sum.requests + result.requests,
-            seconds: sum.seconds + durationS,
+      // Fresh processes each round: what V8 decides while optimising a process stays with it for
+      // its life, and one process's luck would otherwise decide every round of its row.
+      const children: ChildProcess[] = [];
+      try {
+        const started: Server[] = [];
+        for (const proxy of proxies) {
+          const { child, port } = await startNode(proxy.script, proxy.args(upstreamUrl));
+          children.push(child);
+          started.push({
+            name: proxy.name,
+            label: proxy.label,
+            url: `http://127.0.0.1:${port}`,
+            ...(proxy.headers === undefined ? {} : { headers: proxy.headers }),
+            ...(child.pid === undefined ? {} : { pid: child.pid }),
           });
         }
+        const measured = [...fixed, ...started];
+        for (const server of measured) {
+          const warm = await load(server, WARM_UP_S);
+          if (warm.requests === 0 || warm.errors > 0)
+            throw new Error(
+              `${server.name} failed its warm-up: ${warm.requests} requests, ${warm.errors} errors`,
+            );
+        }
+        for (const server of measured) {
+          const before = server.pid === undefined ? undefined : cpuTimes(server.pid);
+          const result = await load(server, durationS);
+          samples.get(server.name)?.push(result);
+          const after = server.pid === undefined ? undefined : cpuTimes(server.pid);
+          if (before !== undefined && after !== undefined) {
+            const sum = cpu.get(server.name) ?? { user: 0, kernel: 0, requests: 0, seconds: 0 };
+            cpu.set(server.name, {
+              user: sum.user + after.user - before.user,
+              kernel: sum.kernel + after.kernel - before.kernel,
+              requests: sum.requests + result.requests,
+              seconds: sum.seconds + durationS,
+            });
+          }
+        }
+      } finally {
+        for (const child of children.reverse()) await stopChild(child);
       }
       process.stderr.write(`gateway: round ${round}/${rounds} done\n`);
     }
@@ -295,7 +298,7 @@ export async function benchGateway(options: GatewayBenchOptions = {}): Promise<v
       ],
       rows,
       notes: [
-        `wrk -t${threads} -c${connections} -d${durationS}s against GET /api/items/1042; medians of ${rounds} rounds, servers measured in turn within each round, after a ${WARM_UP_S} s warm-up each.`,
+        `wrk -t${threads} -c${connections} -d${durationS}s against GET /api/items/1042; medians of ${rounds} rounds. Each round starts every Node proxy as a fresh process (V8's optimisation decisions stay with a process for its life: with one process per row for the whole run, one process's luck decided every round), warms every server up for ${WARM_UP_S} s, then measures them in turn.`,
         'The load generator (wrk), the upstream and the proxy share the same 2 cores: the numbers compare the servers with each other on this machine, not with their ceilings.',
         'The upstream is one node:http process answering a 103-byte JSON document; every proxy runs in its own process (nginx with 1 worker; the Node servers without any loader, the gateway from its compiled dist/), all with access logs off.',
         'The bare forwarder is the floor of a Node proxy, not a product: a node:http server handing each request to one undici Pool through `dispatch` (the API the gateway uses), dropping hop-by-hop headers and adding x-forwarded-for, with no routing, timeout, breaker, tracing, metrics or header policy. Its ratio to @fastify/http-proxy is about the most a proxy built on node:http and undici reaches here; the gain of a full gateway over @fastify/http-proxy can only come out of the difference between the two.',
@@ -310,6 +313,14 @@ export async function benchGateway(options: GatewayBenchOptions = {}): Promise<v
           .join(
             '; ',
           )}. A proxy whose process uses about one core is limited by its one JavaScript thread; its throughput is then about 1 / its CPU per request.`,
+        `Ratio to @fastify/http-proxy in each round, plain / secured: ${(samples.get('fastify') ?? [])
+          .map((f, i) => {
+            const ratio = (name: string) => fmtRatio((samples.get(name)?.[i]?.rps ?? 0) / f.rps);
+            return `${ratio('flotilla')} / ${ratio('flotilla-secured')}`;
+          })
+          .join(
+            '; ',
+          )}. The spread between rounds shows how much of a difference between two runs can be this host's noise.`,
         ...hotspots,
       ],
     });
