@@ -311,6 +311,11 @@ function buildSnapshot(
         ),
       );
       const sticky = route.split.sticky;
+      if (sticky === 'user' && route.auth === 'public')
+        ctx.logger.warn(
+          { route: route.id },
+          'split sticky by user on a public route: requests carry no verified user, so each one is drawn at random and a client may flip between legacy and candidate; stick by a cookie ({ sticky: { cookie } }) instead',
+        );
       split = {
         controller,
         legacy: target(route, route.split.legacy),

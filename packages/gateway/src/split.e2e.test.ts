@@ -97,6 +97,20 @@ describe('traffic split through the gateway', () => {
     });
   });
 
+  it('warns at load when a public route sticks by user, which it has none of', async (t) => {
+    const warning = (gw: { logs: { lines: Record<string, unknown>[] } }) =>
+      gw.logs.lines.filter((l) => String(l.msg).startsWith('split sticky by user on a public route'));
+    const { gw } = await setup(t, { weight: 30 });
+    assert.deepEqual(
+      warning(gw).map((l) => [l.level, l.route]),
+      [[40, 'orders']],
+    );
+    const byCookie = await setup(t, { weight: 30, sticky: { cookie: 'sid' } });
+    assert.deepEqual(warning(byCookie.gw), []);
+    const signedIn = await setup(t, { weight: 30 }, undefined, {}, { scopes: [] });
+    assert.deepEqual(warning(signedIn.gw), []);
+  });
+
   it('keeps a cookie, and an authenticated user, on one side', { timeout: 60_000 }, async (t) => {
     const { gw } = await setup(t, { weight: 50, sticky: { cookie: 'sid' } });
     const perCookie = await Promise.all(
