@@ -236,7 +236,7 @@ export const productDoc: RouteDoc = {
   id: 'product',
   title: 'Get a product',
   description:
-    "One product. This route is mid-migration from the monolith to the catalog service: the gateway sends a share of the requests (the split's weight, 50 % as configured) to catalog and the rest to legacy, drawn at random per request (the split is sticky per user, but the route is public, so no user is known), mirrors every request legacy serves to catalog and compares the answers (ignoring `updatedAt`). Both answer the same body, checked here against both contracts. See [strangler-fig.md](strangler-fig.md) and [the shop's README](../apps/shop/README.md#strangler-fig) for the weight.",
+    "One product. This route is mid-migration from the monolith to the catalog service: the gateway sends a share of the requests (the split's weight, 50 % as configured) to catalog and the rest to legacy, each visitor kept on one side by a `visitor` cookie, and requests without that cookie drawn at random (the route is public, so there is no user to stick by), mirrors every request legacy serves to catalog and compares the answers (ignoring `updatedAt`). Both answer the same body, checked here against both contracts. See [strangler-fig.md](strangler-fig.md) and [the shop's README](../apps/shop/README.md#strangler-fig) for the weight.",
   params: skuParams,
   response: {
     kind: 'contract',

@@ -37,8 +37,10 @@ const config: GatewayConfigInput = {
       auth: 'public',
       upstream: { service: 'legacy', rewrite: '/products' },
     },
-    // Mid-migration: half the visitors (sticky per user) read products from the new catalog
-    // service; every request legacy serves is mirrored to catalog and the answers compared.
+    // Mid-migration: half the visitors read products from the new catalog service, each one kept
+    // on one side by a `visitor` cookie (the route is public: there is no user to stick by);
+    // requests without it are drawn at random. Every request legacy serves is mirrored to catalog
+    // and the answers compared.
     {
       id: 'product',
       match: { method: 'GET', path: '/api/v2/products/:sku' },
@@ -47,7 +49,7 @@ const config: GatewayConfigInput = {
         legacy: { service: 'legacy', rewrite: '/products/:sku' },
         candidate: { service: 'catalog', rewrite: '/products/:sku' },
         weight: 50,
-        sticky: 'user',
+        sticky: { cookie: 'visitor' },
         shadow: { sampleRate: 1, ignore: ['$.updatedAt'] },
         guards: { breakerOpen: true, errorRate: { max: 0.05 }, mismatchRate: { max: 0.05 } },
       },
