@@ -95,7 +95,7 @@ export async function call<T>(
 
   const { policy, watchdog } = upstream.policyFor(options.timeoutMs);
   const cancel = combineSignals(context?.signal, options.signal, deadline, upstream);
-  const span = upstream.tracer?.startSpan(`${service} ${method} ${path}`, {
+  const span = upstream.tracer?.startSpan(`${service} ${method} ${options.route ?? path}`, {
     kind: 'client',
     parent: context?.trace,
     attributes: { 'peer.service': service, 'http.method': method, 'http.target': path },

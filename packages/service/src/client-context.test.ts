@@ -168,6 +168,13 @@ describe('ServiceClient request context', () => {
       'http.status_code': 200,
     });
     assert.equal(payment.requests[0]?.headers['x-request-id'], 'req-42');
+
+    // Named by its pattern when the caller gives one; the concrete path stays in http.target.
+    const second = childContext(undefined);
+    await clients.get('payment').with({ trace: second }).get('/payments/8', { route: '/payments/:id' });
+    const [named] = tracer.spans({ traceId: second.traceId });
+    assert.equal(named?.name, 'payment GET /payments/:id');
+    assert.equal(named?.attributes['http.target'], '/payments/8');
   });
 
   it('records a failed call as an error span with its code', async (t) => {

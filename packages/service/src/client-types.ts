@@ -20,6 +20,13 @@ export interface CallOptions<T = unknown> {
   schema?: z.ZodType<T>;
   /** Per-attempt timeout for this call, in milliseconds, instead of the upstream's default. */
   timeoutMs?: number;
+  /**
+   * The path's pattern, e.g. `/payments/:id`: names the call's span (`"payment GET /payments/:id"`)
+   * so that span names stay few, as OpenTelemetry asks; the concrete path is the span's
+   * `http.target` either way.
+   * @default the path itself
+   */
+  route?: string;
 }
 
 /** A successful (2xx/3xx) response. Error statuses are thrown as `UpstreamError`. */

@@ -118,6 +118,7 @@ export function fulfillmentSaga(deps: FulfillmentDeps) {
           await undo(inventory, `/reservations/${encodeURIComponent(id)}/release`, keyFor(step, i, id), {
             schema: Reservation,
             gone: ['RESERVATION_NOT_FOUND'],
+            route: '/reservations/:id/release',
           });
       },
     })
@@ -158,6 +159,7 @@ export function fulfillmentSaga(deps: FulfillmentDeps) {
           await undo(payment, `/payments/${encodeURIComponent(id)}/refund`, keyFor(step, i, id), {
             schema: RefundResponse,
             gone: ['PAYMENT_NOT_FOUND', 'PAYMENT_NOT_REFUNDABLE'],
+            route: '/payments/:id/refund',
           });
       },
     })
@@ -252,10 +254,10 @@ async function undo(
   client: ServiceClient,
   path: string,
   idempotencyKey: string,
-  options: { schema: z.ZodType; gone: readonly string[] },
+  options: { schema: z.ZodType; gone: readonly string[]; route: string },
 ): Promise<void> {
   try {
-    await client.post(path, { idempotencyKey, schema: options.schema });
+    await client.post(path, { idempotencyKey, schema: options.schema, route: options.route });
   } catch (err) {
     if (isUpstreamError(err) && err.status < 500 && options.gone.includes(err.code)) return;
     throw err;
