@@ -59,7 +59,7 @@ export class Forward {
   /** Where the `traceparent` value is in {@link headers}: each attempt sends its own client span. */
   private readonly traceSlot: number;
   private readonly upstreamPath: string;
-  /** The client spans' name, `"<service> <METHOD> <path>"`; made at the first attempt. */
+  /** The client spans' name, `"<service> <METHOD> <pattern>"`; made at the first attempt. */
   private spanName: string | undefined = undefined;
   private current: Attempt | undefined = undefined;
   /** The response was ended by the gateway (a single-chunk body ends with its chunk). */
