@@ -151,7 +151,12 @@ describe('the console, distributed', { skip: skip ?? false }, () => {
               .map((t) => t.callerInstance),
           );
           const completed = snap.sagas.find((c) => c.service === 'order')?.counts.completed ?? 0;
-          return callers.size === 2 && completed >= 5 && snap.edges.some((e) => e.kind === 'event')
+          // Edges come from spans, which the console polls from each instance once a second and
+          // counts only for finished seconds: wait for the call edge as for the rest.
+          return callers.size === 2 &&
+            completed >= 5 &&
+            snap.edges.some((e) => e.kind === 'event') &&
+            snap.edges.some((e) => e.from === 'order' && e.to === 'inventory' && e.kind === 'call')
             ? snap
             : undefined;
         },
