@@ -85,9 +85,10 @@ class Spill {
  * A ring of span objects keeps every span alive for thousands of requests, long past V8's young
  * generation: each one is copied by two scavenges and then collected by the old-generation
  * collector, which on a busy proxy costs more than recording the span did. Copying a span's
- * facts into preallocated typed arrays keeps nothing of it alive: ids become bytes, and names,
+ * facts into preallocated typed arrays keeps nothing of it alive: ids become 32-bit words; names,
  * attribute keys and the usual attribute values (methods, routes, services, instances) are
- * interned once. Reading the ring (a console poll, once a second) builds {@link SpanRecord}s.
+ * interned once; other strings are copied as Latin-1 bytes. Reading the ring (a console poll,
+ * once a second) builds {@link SpanRecord}s.
  */
 export class SpanRing {
   private readonly ids: Uint32Array;
