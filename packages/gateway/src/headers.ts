@@ -57,8 +57,11 @@ const CONNECTION_OPTIONS: ReadonlySet<string> = new Set(['close', 'keep-alive'])
 
 /** What one pass over a request's headers found (internal). */
 export class RequestHeaders {
-  /** The headers that go upstream as they are: lower-case name, value, name, value, … */
-  readonly out: string[] = [];
+  /**
+   * The headers that go upstream as they are: lower-case name, value, name, value, …
+   * (`Array.of()`, not `[]`, as for `Exchange.extra`).
+   */
+  readonly out: string[] = Array.of<string>();
   authorization: string | undefined = undefined;
   host: string | undefined = undefined;
   requestId: string | undefined = undefined;
@@ -226,11 +229,14 @@ interface Latin1 {
   latin1Slice(): string;
 }
 
-/** What the gateway learnt from an upstream's response headers. */
-export interface ResponseHeadInfo {
+/**
+ * What the gateway learnt from an upstream's response headers. A class, not a literal, since it
+ * lives as long as the request (as `Exchange.extra`).
+ */
+export class ResponseHeadInfo {
   /** The `content-length` value, or -1. */
-  contentLength: number;
-  contentType: string | undefined;
+  contentLength = -1;
+  contentType: string | undefined = undefined;
 }
 
 /**

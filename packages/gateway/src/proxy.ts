@@ -9,7 +9,7 @@ import {
 import type { Dispatcher } from 'undici';
 import { bodyTimeoutReply, ClientClosedError, replyForUpstreamError, spanErrorCode } from './error-reply.js';
 import { CLIENT_CLOSED_STATUS, type Exchange } from './exchange.js';
-import { type ResponseHeadInfo, responseHeaders } from './headers.js';
+import { ResponseHeadInfo, responseHeaders } from './headers.js';
 import { applyRewrite } from './path-pattern.js';
 import { type ShadowPlan, sendShadowCopy } from './shadow-copy.js';
 import { type CompiledTarget, clientSpanName } from './snapshot.js';
@@ -64,7 +64,7 @@ export class Forward {
   private current: Attempt | undefined = undefined;
   /** The response was ended by the gateway (a single-chunk body ends with its chunk). */
   private ended = false;
-  private readonly info: ResponseHeadInfo = { contentLength: -1, contentType: undefined };
+  private readonly info = new ResponseHeadInfo();
   private captured: Buffer[] | undefined = undefined;
   private capturedBytes = 0;
   private sentBytes = 0;

@@ -122,8 +122,7 @@ class TrieRouter<T> implements Router<T> {
     const statics = this.exact.get(path);
     if (statics !== undefined)
       for (const leaf of statics)
-        if (accepts(leaf, method))
-          return { kind: 'hit', value: leaf.value, pattern: leaf.pattern, values: NO_VALUES, rest: '' };
+        if (accepts(leaf, method)) return new Hit(leaf.value, leaf.pattern, NO_VALUES, '');
     this.allowed = undefined;
     this.values.length = 0;
     const hit = this.walk(this.root, method, path, path.length > 1 ? 1 : -1);
@@ -175,12 +174,26 @@ class TrieRouter<T> implements Router<T> {
   }
 
   private hit(leaf: Leaf<T>, rest: string): RouteHit<T> {
-    return {
-      kind: 'hit',
-      value: leaf.value,
-      pattern: leaf.pattern,
-      values: this.values.length === 0 ? NO_VALUES : this.values.slice(),
+    return new Hit(
+      leaf.value,
+      leaf.pattern,
+      this.values.length === 0 ? NO_VALUES : this.values.slice(),
       rest,
-    };
+    );
   }
+}
+
+/**
+ * A match. A class, not an object literal: a request keeps its hit while in flight, and V8
+ * pretenures literals whose objects outlive young collections (docs/gateway.md, "Why it is fast").
+ */
+class Hit<T> implements RouteHit<T> {
+  readonly kind = 'hit' as const;
+
+  constructor(
+    readonly value: T,
+    readonly pattern: ParsedPattern,
+    readonly values: readonly string[],
+    readonly rest: string,
+  ) {}
 }

@@ -1,7 +1,8 @@
 import type { TraceContext } from './trace-context.js';
 import type { SpanKind, SpanRecord } from './tracer.js';
 
-type AttributeValue = string | number | boolean;
+/** The value of a span attribute. */
+export type AttributeValue = string | number | boolean;
 
 /** What the ring copies out of a finished span. */
 export interface FinishedSpan {

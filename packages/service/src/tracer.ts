@@ -1,6 +1,6 @@
 import { type Clock, type Disposable, systemClock, tokenBucket } from '@flotilla/resilience';
-import { type FinishedSpan, SpanRing } from './span-ring.js';
-import { childContext, newSpanId, newTraceId, type TraceContext } from './trace-context.js';
+import { type AttributeValue, type FinishedSpan, SpanRing } from './span-ring.js';
+import { newSpanId, newTraceId, type TraceContext } from './trace-context.js';
 
 /** The role of a span, as OpenTelemetry names them. */
 export type SpanKind = 'server' | 'client' | 'producer' | 'consumer' | 'internal';
@@ -178,9 +178,14 @@ class RingTracer implements Tracer {
     const { parent } = options;
     const context =
       parent !== undefined
-        ? childContext(parent)
-        : { traceId: newTraceId(), spanId: newSpanId(), sampled: this.sample() };
-    return new Span(this, name, options.kind, context, options.attributes ?? {});
+        ? new SpanContext(parent.traceId, newSpanId(), parent.sampled, parent.spanId)
+        : new SpanContext(newTraceId(), newSpanId(), this.sample(), undefined);
+    const attributes = new SpanAttributes();
+    const given = options.attributes;
+    // An unsampled span records nothing: its attributes are never read.
+    if (given !== undefined && context.sampled)
+      for (const key in given) attributes[key] = given[key] as AttributeValue;
+    return new Span(this, name, options.kind, context, attributes);
   }
 
   record(span: Span): void {
@@ -204,6 +209,31 @@ class RingTracer implements Tracer {
     this.listeners = [...this.listeners, listener];
     return { dispose: () => (this.listeners = this.listeners.filter((l) => l !== listener)) };
   }
+}
+
+/**
+ * A span's own context and attributes are instances of these classes, not object literals (nor
+ * the caller's `attributes`, which is copied): a span lives as long as the work it times, often
+ * past a young-generation collection, and V8 then "pretenures" a literal, allocating every later
+ * object of it in the old generation. There each one waits for a full collection and keeps what
+ * it points to alive until then. Instances of classes are never pretenured.
+ */
+class SpanContext implements TraceContext {
+  declare readonly parentSpanId?: string;
+
+  constructor(
+    readonly traceId: string,
+    readonly spanId: string,
+    readonly sampled: boolean,
+    parentSpanId: string | undefined,
+  ) {
+    if (parentSpanId !== undefined) (this as { parentSpanId?: string }).parentSpanId = parentSpanId;
+  }
+}
+
+/** See {@link SpanContext}. */
+class SpanAttributes {
+  [key: string]: AttributeValue;
 }
 
 /** A span being recorded. Once ended (and sampled), the ring copies its facts: the object dies young. */
@@ -248,7 +278,8 @@ class Span implements ActiveSpan, FinishedSpan {
       startTimeMs: this.start,
       durationMs: this.durationMs,
       status: this.status,
-      attributes: this.attributes,
+      // A plain copy: listeners get the record's own object, as readers of the ring do.
+      attributes: { ...this.attributes },
     };
     return record;
   }
