@@ -1,6 +1,14 @@
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { test } from 'node:test';
-import { runWithNativesSyntax } from '@flotilla/service/testing';
+
+/** Runs an ES module (it may import TypeScript sources) where V8's natives syntax is allowed; returns its output. */
+const runWithNativesSyntax = (code: string): string =>
+  execFileSync(
+    process.execPath,
+    ['--conditions=source', '--import', 'tsx', '--allow-natives-syntax', '--input-type=module', '-e', code],
+    { encoding: 'utf8' },
+  );
 
 test('what a request keeps while in flight stays in the young generation, however many are in flight', () => {
   // V8 pretenures an object or array literal whose objects mostly outlive a young collection, as

@@ -1,4 +1,3 @@
-import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:net';
 import type { RunningService, Service, StartOptions } from './define-service.js';
@@ -58,17 +57,4 @@ export function freePort(host = '127.0.0.1'): Promise<number> {
       server.close(() => (port > 0 ? resolve(port) : reject(new Error(`no port was assigned on ${host}`))));
     });
   });
-}
-
-/**
- * Runs `code`, an ES module that may import TypeScript sources, in a child Node process where
- * V8's natives syntax is allowed, and returns what it printed. For tests of how V8 treats
- * objects, e.g. `%InYoungGeneration(o)`: whether an allocation site got pretenured.
- */
-export function runWithNativesSyntax(code: string): string {
-  return execFileSync(
-    process.execPath,
-    ['--conditions=source', '--import', 'tsx', '--allow-natives-syntax', '--input-type=module', '-e', code],
-    { encoding: 'utf8' },
-  );
 }
