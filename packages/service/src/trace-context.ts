@@ -61,11 +61,31 @@ export function formatTraceparent(ctx: TraceContext): string {
 
 /** A child span of `parent` (or the root span of a new trace). */
 export function childContext(parent: TraceContext | undefined): TraceContext {
-  if (parent === undefined) return { traceId: newTraceId(), spanId: newSpanId(), sampled: true };
-  return {
-    traceId: parent.traceId,
-    spanId: newSpanId(),
-    parentSpanId: parent.spanId,
-    sampled: parent.sampled,
-  };
+  if (parent === undefined) return rootContext(true);
+  return new OwnContext(parent.traceId, newSpanId(), parent.sampled, parent.spanId);
+}
+
+/** The root span of a new trace, sampled or not (the tracer decides; not exported by the package). */
+export function rootContext(sampled: boolean): TraceContext {
+  return new OwnContext(newTraceId(), newSpanId(), sampled, undefined);
+}
+
+/**
+ * The context {@link childContext} makes. A class, not an object literal: a span keeps its context
+ * as long as the work it times, often past a young-generation collection, and V8 then
+ * "pretenures" a literal, allocating every later object of it in the old generation, where each
+ * waits for a full collection and keeps what it points to alive until then. Instances of classes
+ * are never pretenured.
+ */
+class OwnContext implements TraceContext {
+  declare readonly parentSpanId?: string;
+
+  constructor(
+    readonly traceId: string,
+    readonly spanId: string,
+    readonly sampled: boolean,
+    parentSpanId: string | undefined,
+  ) {
+    if (parentSpanId !== undefined) (this as { parentSpanId?: string }).parentSpanId = parentSpanId;
+  }
 }

@@ -1,6 +1,6 @@
 import { type Clock, type Disposable, systemClock, tokenBucket } from '@flotilla/resilience';
 import { type AttributeValue, type FinishedSpan, SpanRing } from './span-ring.js';
-import { newSpanId, newTraceId, type TraceContext } from './trace-context.js';
+import { childContext, rootContext, type TraceContext } from './trace-context.js';
 
 /** The role of a span, as OpenTelemetry names them. */
 export type SpanKind = 'server' | 'client' | 'producer' | 'consumer' | 'internal';
@@ -176,10 +176,7 @@ class RingTracer implements Tracer {
     },
   ): ActiveSpan {
     const { parent } = options;
-    const context =
-      parent !== undefined
-        ? new SpanContext(parent.traceId, newSpanId(), parent.sampled, parent.spanId)
-        : new SpanContext(newTraceId(), newSpanId(), this.sample(), undefined);
+    const context = parent !== undefined ? childContext(parent) : rootContext(this.sample());
     const attributes = new SpanAttributes();
     const given = options.attributes;
     // An unsampled span records nothing: its attributes are never read.
@@ -212,26 +209,9 @@ class RingTracer implements Tracer {
 }
 
 /**
- * A span's own context and attributes are instances of these classes, not object literals (nor
- * the caller's `attributes`, which is copied): a span lives as long as the work it times, often
- * past a young-generation collection, and V8 then "pretenures" a literal, allocating every later
- * object of it in the old generation. There each one waits for a full collection and keeps what
- * it points to alive until then. Instances of classes are never pretenured.
+ * A span's attributes: the caller's are copied into an instance of this class, for the reason
+ * `childContext` makes its contexts from a class (V8 never pretenures instances of classes).
  */
-class SpanContext implements TraceContext {
-  declare readonly parentSpanId?: string;
-
-  constructor(
-    readonly traceId: string,
-    readonly spanId: string,
-    readonly sampled: boolean,
-    parentSpanId: string | undefined,
-  ) {
-    if (parentSpanId !== undefined) (this as { parentSpanId?: string }).parentSpanId = parentSpanId;
-  }
-}
-
-/** See {@link SpanContext}. */
 class SpanAttributes {
   [key: string]: AttributeValue;
 }
